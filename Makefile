@@ -1,0 +1,33 @@
+# procview — per-pod /proc views. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+LDFLAGS := -s -w
+.DEFAULT_GOAL := help
+
+.PHONY: help build test unit fuzz demo e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+build: ## build static binaries into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/procview-sidecar ./sidecar/cmd/procview-sidecar
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/procview-injector ./injector/cmd/procview-injector
+
+test: ## install what the tests need, then run every test (unit, fuzz, integration, and e2e as root)
+	bash test/run-tests.sh
+
+unit: ## go tests only (no installs)
+	$(GO) test -race ./...
+
+fuzz: ## a short run of every fuzz target
+	bash test/fuzz.sh
+
+demo: build ## show a 256 MiB / 0.5 CPU view on this machine, side by side with the host's
+	bash test/demo.sh
+
+e2e: build ## end-to-end tests in real pods on a local single-node Kubernetes
+	bash test/e2e.sh
+
+clean: ## remove built binaries
+	rm -rf $(BIN)

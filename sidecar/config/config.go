@@ -1,0 +1,51 @@
+// Package config holds the sidecar's settings. The injector imports it for the setting
+// names, so this package must stay free of heavy dependencies.
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Prefix is the environment prefix of every sidecar setting (envconfig).
+const Prefix = "PROCVIEW"
+
+// Environment variable names, for the injector to set.
+const (
+	EnvMountPoint = Prefix + "_MOUNTPOINT"
+	EnvCgroupRoot = Prefix + "_CGROUP_ROOT"
+	EnvProcRoot   = Prefix + "_PROC_ROOT"
+	EnvScope      = Prefix + "_SCOPE"
+	EnvCPUView    = Prefix + "_CPU_VIEW"
+	EnvFiles      = Prefix + "_FILES"
+)
+
+// ScopePod is the Scope value that serves only the sidecar's own pod: the parent of
+// the sidecar's own container cgroup.
+const ScopePod = "pod"
+
+// Serve is the configuration of `procview-sidecar serve` (and `probe`, which uses MountPoint).
+type Serve struct {
+	MountPoint string   `envconfig:"MOUNTPOINT" desc:"directory to mount the view on (must exist and be empty)"`
+	CgroupRoot string   `envconfig:"CGROUP_ROOT" default:"/sys/fs/cgroup" desc:"where the cgroup filesystems are mounted (v1: one directory per controller; v2: the unified root)"`
+	ProcRoot   string   `envconfig:"PROC_ROOT" default:"/proc" desc:"procfs of the PID namespace the readers live in"`
+	Scope      string   `envconfig:"SCOPE" default:"/" desc:"cgroup path prefix whose processes get their view; \"pod\" = the parent of the sidecar's own cgroup; others get a view that reveals nothing"`
+	CPUView    string   `envconfig:"CPU_VIEW" default:"quota" desc:"how the CPU count is computed: quota (ceil(quota/period) capped by the cpuset) or cpuset"`
+	Files      []string `envconfig:"FILES" desc:"comma-separated view files to serve (default: all), e.g. proc/meminfo,proc/cpuinfo"`
+}
+
+// Validate reports the first setting that is not usable.
+func (s Serve) Validate() error {
+	if s.MountPoint == "" {
+		return fmt.Errorf("%s (--mountpoint) is required", EnvMountPoint)
+	}
+	switch s.CPUView {
+	case "quota", "cpuset":
+	default:
+		return fmt.Errorf("%s=%q: want quota or cpuset", EnvCPUView, s.CPUView)
+	}
+	if s.Scope != ScopePod && !strings.HasPrefix(s.Scope, "/") {
+		return fmt.Errorf("%s=%q: want %q or an absolute cgroup path", EnvScope, s.Scope, ScopePod)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+// Package render turns a container's cgroup snapshot into the bytes of one virtual file.
+// Every renderer is a pure function of its Input; the list of files lives once, in Files.
+package render
+
+import (
+	"time"
+
+	"github.com/procview/procview/sidecar/cgroup"
+)
+
+// CPUView chooses how many CPUs a container sees.
+type CPUView string
+
+const (
+	// CPUViewQuota: ceil(quota/period), capped by the cpuset (the default).
+	CPUViewQuota CPUView = "quota"
+	// CPUViewCpuset: the cpuset alone, as lxcfs without --enable-cfs.
+	CPUViewCpuset CPUView = "cpuset"
+)
+
+// Host holds the host's own files and facts the renderers start from.
+// Raw files are the host's bytes; lines a renderer does not virtualize are copied from them.
+type Host struct {
+	MemInfo   []byte // /proc/meminfo
+	CPUInfo   []byte // /proc/cpuinfo
+	Stat      []byte // /proc/stat
+	DiskStats []byte // /proc/diskstats
+	Swaps     []byte // /proc/swaps
+	LoadAvg   []byte // /proc/loadavg
+	Uptime    []byte // /proc/uptime
+	Online    []int  // host CPUs online (/sys/devices/system/cpu/online)
+	ClockTick int    // USER_HZ, 100 on Linux
+}
+
+// Load is a container's load average, kept over time by a LoadTracker (loadavg is the only
+// view with memory; the tracker lives outside the pure renderer).
+type Load struct {
+	One, Five, Fifteen float64
+}
+
+// Input is everything one render may look at.
+type Input struct {
+	Snap    *cgroup.Snapshot
+	Host    *Host
+	Now     time.Duration // time since boot (CLOCK_BOOTTIME) at render
+	CPUView CPUView
+	Load    Load // filled in for loadavg only
+}
+
+// File is one virtual file: where it lives in the view, what it needs, how it renders.
+type File struct {
+	Path   string      // relative to the mount point, e.g. "proc/meminfo"
+	Need   cgroup.Need // snapshot parts to read
+	Host   HostNeed    // host files to read
+	Render func(in Input) ([]byte, error)
+}
+
+// HostNeed says which Host fields a renderer reads.
+type HostNeed uint32
+
+const (
+	HostMemInfo HostNeed = 1 << iota
+	HostCPUInfo
+	HostStat
+	HostDiskStats
+	HostSwaps
+	HostLoadAvg
+	HostUptime
+	HostOnline
+)
