@@ -11,14 +11,14 @@ import (
 // Mount is one line of /proc/<pid>/mountinfo, reduced to what re-attaching needs.
 type Mount struct {
 	ID         int
+	Parent     int
 	Root       string // path inside the mounted filesystem (for a bind of one file: that file)
 	MountPoint string
 	FSType     string // e.g. "fuse.procview"
 	Source     string
 }
 
-// ParseMountInfo parses /proc/<pid>/mountinfo (proc(5)). Lines are kept in file order,
-// which is mount order: of two mounts at one point the later one is on top.
+// ParseMountInfo parses /proc/<pid>/mountinfo (proc(5)), keeping the kernel's order.
 func ParseMountInfo(data []byte) ([]Mount, error) {
 	var mounts []Mount
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -57,8 +57,13 @@ func parseMountLine(line string) (Mount, error) {
 	if err != nil {
 		return Mount{}, fmt.Errorf("mount id %q: %w", fields[0], err)
 	}
+	parent, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return Mount{}, fmt.Errorf("parent id %q: %w", fields[1], err)
+	}
 	return Mount{
 		ID:         id,
+		Parent:     parent,
 		Root:       unescape(fields[3]),
 		MountPoint: unescape(fields[4]),
 		FSType:     fields[sep+1],
@@ -85,11 +90,22 @@ func unescape(s string) string {
 	return b.String()
 }
 
-// topMounts returns, for each mount point, the mount on top (the last one listed).
+// topMounts returns, for each mount point, the mount on top: the one no other mount at the
+// same point is stacked on. (File order is not mount order: newer kernels list by mount ID.)
 func topMounts(mounts []Mount) map[string]Mount {
+	type at struct {
+		point string
+		id    int
+	}
+	covered := make(map[at]bool) // mounts that another mount at the same point is stacked on
+	for _, m := range mounts {
+		covered[at{m.MountPoint, m.Parent}] = true
+	}
 	top := make(map[string]Mount, len(mounts))
 	for _, m := range mounts {
-		top[m.MountPoint] = m
+		if !covered[at{m.MountPoint, m.ID}] {
+			top[m.MountPoint] = m
+		}
 	}
 	return top
 }

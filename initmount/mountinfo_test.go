@@ -17,14 +17,14 @@ func TestParseMountInfo(t *testing.T) {
 			in: "22 1 0:21 / /proc rw,nosuid - proc proc rw\n" +
 				"812 22 0:95 /proc/meminfo /proc/meminfo ro,relatime master:301 - fuse.procview procview ro,user_id=0\n",
 			want: []Mount{
-				{ID: 22, Root: "/", MountPoint: "/proc", FSType: "proc", Source: "proc"},
-				{ID: 812, Root: "/proc/meminfo", MountPoint: "/proc/meminfo", FSType: "fuse.procview", Source: "procview"},
+				{ID: 22, Parent: 1, Root: "/", MountPoint: "/proc", FSType: "proc", Source: "proc"},
+				{ID: 812, Parent: 22, Root: "/proc/meminfo", MountPoint: "/proc/meminfo", FSType: "fuse.procview", Source: "procview"},
 			},
 		},
 		{
 			name: "no optional fields, escaped space, blank line",
 			in:   "36 35 98:0 /a\\040b /mnt\\040x rw - ext4 /dev/vda rw\n\n",
-			want: []Mount{{ID: 36, Root: "/a b", MountPoint: "/mnt x", FSType: "ext4", Source: "/dev/vda"}},
+			want: []Mount{{ID: 36, Parent: 35, Root: "/a b", MountPoint: "/mnt x", FSType: "ext4", Source: "/dev/vda"}},
 		},
 		{name: "empty", in: "", want: nil},
 	}
@@ -54,11 +54,12 @@ func TestParseMountInfoRejectsMalformed(t *testing.T) {
 	}
 }
 
-func TestTopMountsKeepsTheLastMountAtAPoint(t *testing.T) {
+func TestTopMountsFollowsStackingNotFileOrder(t *testing.T) {
+	// 3 is stacked on 7 at /proc/meminfo although it is listed first.
 	mounts, err := ParseMountInfo([]byte(
 		"1 0 0:1 / /proc rw - proc proc rw\n" +
-			"2 1 0:2 /proc/meminfo /proc/meminfo ro - fuse.procview procview ro\n" +
-			"3 1 0:3 /proc/meminfo /proc/meminfo ro - fuse.other other ro\n"))
+			"3 7 0:3 /proc/meminfo /proc/meminfo ro - fuse.other other ro\n" +
+			"7 1 0:2 /proc/meminfo /proc/meminfo ro - fuse.procview procview ro\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

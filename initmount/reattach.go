@@ -46,9 +46,9 @@ type Namespace struct {
 // hold a view mount are touched: a container that opted out of a file gets nothing new.
 // It returns what it did per namespace; an error in one namespace does not stop the others.
 func Reattach(log logr.Logger, opts Options) ([]Namespace, error) {
-	self, err := os.Readlink(filepath.Join(opts.ProcRoot, "self/ns/mnt"))
+	self, err := ownMountNS(opts.ProcRoot)
 	if err != nil {
-		return nil, fmt.Errorf("read own mount namespace: %w", err)
+		return nil, err
 	}
 	pids, err := listPIDs(opts.ProcRoot)
 	if err != nil {
@@ -177,6 +177,18 @@ func rebind(f File) (live bool, err error) {
 		return false, fmt.Errorf("remount %s read-only: %w", f.Target, err)
 	}
 	return false, nil
+}
+
+// ownMountNS names this thread's mount namespace. Not /proc/self: that is the main thread's,
+// and a main thread that once ran rebindIn's goroutine stays in a foreign namespace.
+func ownMountNS(procRoot string) (string, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ns, err := os.Readlink(filepath.Join(procRoot, "thread-self/ns/mnt"))
+	if err != nil {
+		return "", fmt.Errorf("read own mount namespace: %w", err)
+	}
+	return ns, nil
 }
 
 func listPIDs(procRoot string) ([]int, error) {
