@@ -49,3 +49,20 @@ func (s Serve) Validate() error {
 	}
 	return nil
 }
+
+// ViewFiles lists every file the view can serve, as paths relative to the mount point.
+// The same relative path, with a leading "/", is where it is mounted in an app container.
+// The renderer registry (sidecar/render) has one entry for each.
+var ViewFiles = []string{
+	"proc/meminfo",
+	"proc/cpuinfo",
+	"proc/stat",
+	"proc/uptime",
+	"proc/loadavg",
+	"proc/diskstats",
+	"proc/swaps",
+	"sys/devices/system/cpu/online",
+}
+
+// TargetPath is where a view file is mounted in an app container: "proc/meminfo" -> "/proc/meminfo".
+func TargetPath(file string) string { return "/" + file }
