@@ -5,7 +5,7 @@ BIN := bin
 LDFLAGS := -s -w
 .DEFAULT_GOAL := help
 
-.PHONY: help build test unit fuzz demo e2e clean
+.PHONY: help build test unit fuzz demo e2e bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ demo: build ## show a 256 MiB / 0.5 CPU view on this machine, side by side with 
 
 e2e: build ## end-to-end tests in real pods on a local single-node Kubernetes
 	bash test/e2e.sh
+
+bench: build ## procview vs lxcfs vs native /proc: latency, server CPU, RSS (ratios, key=value)
+	bash test/bench/run.sh
 
 clean: ## remove built binaries
 	rm -rf $(BIN)

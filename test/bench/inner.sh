@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs inside `unshare -m -p -f --mount-proc`: starts lxcfs and procview, then times the reader
+# against native /proc, lxcfs and procview. Prints Benchmark lines and "server" cost lines.
+set -euo pipefail
+ROOT=$1
+LX=$WORK/lxcfs PV=$WORK/procview
+mkdir -p "$LX" "$PV"
+lxcfs -u "$LX" >"$WORK/lxcfs.log" 2>&1 &
+LXPID=$!
+"$ROOT/bin/procview-sidecar" serve --mountpoint "$PV" >"$WORK/procview.log" 2>&1 &
+PVPID=$!
+stop() {
+  set +e
+  kill "$PVPID" 2>/dev/null; wait "$PVPID" 2>/dev/null
+  umount -l "$LX" 2>/dev/null; kill "$LXPID" 2>/dev/null; wait "$LXPID" 2>/dev/null
+}
+trap stop EXIT
+for _ in $(seq 100); do
+  [ -s "$LX/proc/meminfo" ] && "$ROOT/bin/procview-sidecar" probe --mountpoint "$PV" 2>/dev/null && break
+  sleep 0.1
+done
+"$ROOT/bin/procview-sidecar" probe --mountpoint "$PV" || { cat "$WORK/procview.log" >&2; exit 1; }
+
+# cpu_ns PID: CPU time of all the process's threads, in ns (schedstat's first field).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+rss_kib() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
+# in_cgroup CMD...: run CMD inside the reader cgroup.
+in_cgroup() { sh -c 'for f in $CG_PROCS; do echo $$ > "$f"; done; exec "$@"' sh "$@"; }
+
+echo "server procview rss_idle_kib $(rss_kib "$PVPID")"
+for readers in 1 2; do
+  for target in native:/proc lxcfs:$LX procview:$PV; do
+    name=${target%%:*} dir=${target#*:}
+    pid=""; [ "$name" = lxcfs ] && pid=$LXPID; [ "$name" = procview ] && pid=$PVPID
+    before=0; [ -n "$pid" ] && before=$(cpu_ns "$pid")
+    line=$(in_cgroup "$WORK/reader" -file "$dir/proc/meminfo" -name "Meminfo_$name" -n "$N" -readers "$readers")
+    echo "$line"
+    if [ -n "$pid" ]; then
+      reads=$(echo "$line" | awk '{print $2}')
+      echo "server $name cpu_ns_per_read_r$readers $(( ($(cpu_ns "$pid") - before) / reads ))"
+    fi
+  done
+done
+# Load the sidecar up to $LOADED reads in all, then its RSS.
+done_reads=$(( 3 * N ))
+if [ "$LOADED" -gt "$done_reads" ]; then
+  in_cgroup "$WORK/reader" -file "$PV/proc/meminfo" -name Load -n $(( LOADED - done_reads )) -readers 1 >/dev/null
+fi
+echo "server procview rss_loaded_kib $(rss_kib "$PVPID")"
