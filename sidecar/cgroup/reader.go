@@ -1,0 +1,228 @@
+package cgroup
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	cgroups "github.com/containerd/cgroups/v3"
+)
+
+// We use containerd/cgroups for /proc/<pid>/cgroup but read the controller files ourselves:
+// its cgroup1/cgroup2 Stat() reads every file of every controller (tens of reads per call,
+// and protobuf types that would triple the sidecar's size), while a render needs a few files.
+
+// Options says where the cgroup and proc filesystems are and which cgroups we serve.
+type Options struct {
+	Root     string // cgroup fs root: v1 = a dir per controller (memory, cpu, "cpu,cpuacct", ...); v2 = unified
+	ProcRoot string // procfs of the readers' PID namespace, e.g. /proc
+	Scope    string // cgroup path prefix served; "" or "/" = all
+}
+
+// FS reads Snapshots from a cgroup filesystem tree. It is safe for concurrent use.
+type FS struct {
+	opts    Options
+	version int
+	v1Dirs  map[string]string // v1 controller -> directory under Root
+}
+
+var _ Reader = (*FS)(nil)
+
+// New checks the tree at opts.Root and says whether it is cgroup v1 or v2.
+func New(opts Options) (*FS, error) {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	opts.Scope = path.Clean("/" + opts.Scope)
+	r := &FS{opts: opts}
+	if _, err := os.Stat(filepath.Join(opts.Root, "cgroup.controllers")); err == nil {
+		r.version = 2
+		return r, nil
+	}
+	entries, err := os.ReadDir(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup root %s: %w", opts.Root, err)
+	}
+	r.v1Dirs = map[string]string{}
+	for _, e := range entries {
+		for _, c := range strings.Split(e.Name(), ",") {
+			// An exact name ("cpu") wins over a combined one ("cpu,cpuacct") it also appears in.
+			if _, seen := r.v1Dirs[c]; !seen || c == e.Name() {
+				r.v1Dirs[c] = e.Name()
+			}
+		}
+	}
+	if r.v1Dirs["memory"] == "" && r.v1Dirs["cpu"] == "" {
+		return nil, fmt.Errorf("cgroup root %s is not a cgroup filesystem: no cgroup.controllers (v2) and no memory or cpu controller directory (v1)", opts.Root)
+	}
+	r.version = 1
+	return r, nil
+}
+
+// Version is 1 or 2.
+func (r *FS) Version() int { return r.version }
+
+// ContainerPath is the cgroup path of pid that scope and Snapshot.Path refer to:
+// the v2 path, or the v1 memory hierarchy's path.
+func (r *FS) ContainerPath(pid int) (string, error) {
+	paths, err := r.procCgroups(pid)
+	if err != nil {
+		return "", err
+	}
+	return paths.main, nil
+}
+
+type pidCgroups struct {
+	main string            // v2 path or v1 memory path
+	v1   map[string]string // v1 controller -> path
+}
+
+func (r *FS) procCgroups(pid int) (pidCgroups, error) {
+	if pid <= 0 {
+		return pidCgroups{}, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
+	}
+	p := filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "cgroup")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return pidCgroups{}, fmt.Errorf("read %s: %w: %w", p, ErrNoProcess, err)
+	}
+	v1, unified, err := cgroups.ParseCgroupFromReaderUnified(bytes.NewReader(b))
+	if err != nil {
+		return pidCgroups{}, fmt.Errorf("parse %s: %w", p, err)
+	}
+	out := pidCgroups{v1: v1}
+	if r.version == 2 {
+		out.main = unified
+	} else {
+		out.main = v1["memory"]
+		if out.main == "" {
+			out.main = v1["cpu"]
+		}
+	}
+	if out.main == "" {
+		return pidCgroups{}, fmt.Errorf("%s: no cgroup v%d path", p, r.version)
+	}
+	out.main = path.Clean(out.main)
+	return out, nil
+}
+
+// inScope reports whether cgroup path p is the scope or below it.
+func (r *FS) inScope(p string) bool {
+	s := r.opts.Scope
+	return s == "/" || p == s || strings.HasPrefix(p, s+"/")
+}
+
+// Read implements Reader.
+func (r *FS) Read(pid int, need Need) (*Snapshot, error) {
+	paths, err := r.procCgroups(pid)
+	if err != nil {
+		return nil, err
+	}
+	if !r.inScope(paths.main) {
+		return nil, fmt.Errorf("pid %d in %s: %w", pid, paths.main, ErrOutOfScope)
+	}
+	s := &Snapshot{Version: r.version, Path: paths.main}
+	if r.version == 2 {
+		err = r.readV2(s, need)
+	} else {
+		err = r.readV1(s, paths.v1, need)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readFile reads one cgroup or proc file; the error names the path.
+func readFile(p string) ([]byte, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return b, nil
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENODEV)
+}
+
+// ancestors returns dir and each parent up to and including root, nearest first.
+func ancestors(root, cgPath string) []string {
+	var out []string
+	for p := path.Clean(cgPath); ; p = path.Dir(p) {
+		out = append(out, filepath.Join(root, p))
+		if p == "/" || p == "." {
+			return out
+		}
+	}
+}
+
+// readTasks counts thread states and the highest PID over the processes in cgroup.procs.
+func (r *FS) readTasks(procsFile string, need Need, s *Snapshot) error {
+	b, err := readFile(procsFile)
+	if err != nil {
+		return err
+	}
+	pids := parsePIDs(b)
+	var earliest uint64
+	haveStart := false
+	for _, pid := range pids {
+		if need&NeedStart != 0 {
+			st, err := r.procStat(filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "stat"))
+			if err == nil && (!haveStart || st.StartTime < earliest) {
+				earliest, haveStart = st.StartTime, true
+			}
+		}
+		if need&NeedTasks != 0 {
+			r.countThreads(pid, &s.Tasks)
+		}
+	}
+	if need&NeedStart != 0 && haveStart {
+		s.Start = ticks(earliest)
+	}
+	return nil
+}
+
+func (r *FS) procStat(p string) (procStat, error) {
+	b, err := readFile(p)
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseProcStat(b)
+}
+
+// countThreads adds pid's threads to t; a process that exits meanwhile is simply not counted.
+func (r *FS) countThreads(pid int, t *Tasks) {
+	dir := filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "task")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := r.procStat(filepath.Join(dir, e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		t.Total++
+		switch st.State {
+		case 'R':
+			t.Running++
+		case 'D':
+			t.Blocked++
+		}
+		if tid > t.LastPID {
+			t.LastPID = tid
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package cgroup
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func fixture(t *testing.T, tree, scope string) *FS {
+	t.Helper()
+	r, err := New(Options{Root: filepath.Join("testdata", tree, "cgroup"), ProcRoot: filepath.Join("testdata", tree, "proc"), Scope: scope})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReadFixtures(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name    string
+		tree    string
+		pid     int
+		need    Need
+		want    *Snapshot
+		wantErr string
+	}{{
+		name: "v2 busy container", tree: "v2", pid: 101, need: NeedAll,
+		want: &Snapshot{
+			Version: 2, Path: "/kubepods/podA/busy",
+			Memory: Memory{
+				Limit: 256 * mib, Usage: 209715200,
+				Stat: MemoryStat{
+					ActiveAnon: 140000000, InactiveAnon: 10000000, ActiveFile: 30000000, InactiveFile: 20000000,
+					Anon: 150000000, File: 50000000, Shmem: 4096, Mapped: 8000000, Dirty: 12288,
+					SlabReclaimable: 2000000, SlabUnreclaimable: 1000000, KernelStack: 327680, PageTables: 1200000,
+				},
+				SwapAccounting: true, SwapLimit: 64 * mib, SwapUsage: mib,
+			},
+			CPU: CPU{QuotaUS: 50000, PeriodUS: 100000, Cpuset: []int{0, 1, 2, 3}, User: 7 * time.Second, System: 3 * time.Second},
+			IO: []IODevice{
+				{Major: 8, Minor: 0, ReadBytes: 1048576, WriteBytes: 2097152, ReadIOs: 100, WriteIOs: 200},
+				{Major: 253, Minor: 0, ReadBytes: 4096, WriteBytes: 8192, ReadIOs: 1, WriteIOs: 2},
+			},
+			Tasks: Tasks{Total: 4, Running: 2, Blocked: 1, LastPID: 104},
+			Start: 4990 * time.Second,
+		},
+	}, {
+		name: "v2 nested limit from the pod, no swap accounting, idle", tree: "v2", pid: 201, need: NeedAll,
+		want: &Snapshot{
+			Version: 2, Path: "/kubepods/podA/nested",
+			Memory: Memory{Limit: 512 * mib, Usage: 10485760, Stat: MemoryStat{Anon: 4000000, File: 6000000, ActiveAnon: 4000000, InactiveFile: 6000000}},
+			CPU:    CPU{QuotaUS: -1, PeriodUS: 100000, Cpuset: []int{0, 1, 2, 3}},
+			IO:     nil,
+			Tasks:  Tasks{Total: 1, LastPID: 201},
+			Start:  7000 * time.Second,
+		},
+	}, {
+		name: "v2 cpuset narrower than the quota", tree: "v2", pid: 301, need: NeedCPULimit,
+		want: &Snapshot{Version: 2, Path: "/kubepods/podB/narrow", CPU: CPU{QuotaUS: 300000, PeriodUS: 100000, Cpuset: []int{2}}},
+	}, {
+		name: "v2 only what is needed", tree: "v2", pid: 101, need: NeedMemory,
+		want: &Snapshot{Version: 2, Path: "/kubepods/podA/busy", Memory: Memory{
+			Limit: 256 * mib, Usage: 209715200,
+			Stat: MemoryStat{
+				ActiveAnon: 140000000, InactiveAnon: 10000000, ActiveFile: 30000000, InactiveFile: 20000000,
+				Anon: 150000000, File: 50000000, Shmem: 4096, Mapped: 8000000, Dirty: 12288,
+				SlabReclaimable: 2000000, SlabUnreclaimable: 1000000, KernelStack: 327680, PageTables: 1200000,
+			},
+		}},
+	}, {
+		name: "v2 missing memory controller names the file", tree: "v2", pid: 401, need: NeedMemory,
+		wantErr: "kubepods/podB/nomem/memory.max",
+	}, {
+		name: "v2 missing controller is fine when not needed", tree: "v2", pid: 401, need: NeedCPULimit,
+		want: &Snapshot{Version: 2, Path: "/kubepods/podB/nomem", CPU: CPU{QuotaUS: -1, PeriodUS: 100000, Cpuset: []int{2}}},
+	}, {
+		name: "v2 malformed /proc/pid/cgroup", tree: "v2", pid: 601, need: NeedMemory,
+		wantErr: "invalid cgroup entry",
+	}, {
+		name: "v1 container", tree: "v1", pid: 11, need: NeedAll,
+		want: &Snapshot{
+			Version: 1, Path: "/kubepods/podX/ctr",
+			Memory: Memory{
+				Limit: 256 * mib, Usage: 209715200,
+				Stat: MemoryStat{
+					ActiveAnon: 140000000, InactiveAnon: 10000000, ActiveFile: 30000000, InactiveFile: 20000000,
+					Anon: 150000000, File: 50000000, Shmem: 4096, Mapped: 8000000, Dirty: 12288,
+				},
+				SwapAccounting: true, SwapLimit: 64 * mib, SwapUsage: mib,
+			},
+			CPU: CPU{
+				QuotaUS: 50000, PeriodUS: 100000, Cpuset: []int{1}, User: 7 * time.Second, System: 3 * time.Second,
+				PerCPU: []CPUTime{{CPU: 0, User: 5 * time.Second, System: 2 * time.Second}, {CPU: 1, User: 2 * time.Second, System: time.Second}},
+			},
+			IO:    []IODevice{{Major: 8, Minor: 0, ReadBytes: 1048576, WriteBytes: 2097152, ReadIOs: 100, WriteIOs: 200, InFlight: 3}},
+			Tasks: Tasks{Total: 2, Running: 1, LastPID: 12},
+			Start: 1234560 * time.Millisecond,
+		},
+	}, {
+		name: "v1 idle: unlimited, no memsw, quota and cpuset from ancestors", tree: "v1", pid: 21,
+		need: NeedMemory | NeedSwap | NeedCPULimit | NeedCPUUsage | NeedTasks | NeedStart,
+		want: &Snapshot{
+			Version: 1, Path: "/kubepods/podX/idle",
+			Memory: Memory{Limit: Unlimited, Usage: 10000000, Stat: MemoryStat{Anon: 4000000, File: 6000000}},
+			CPU:    CPU{QuotaUS: 200000, PeriodUS: 100000, Cpuset: []int{0, 1, 2, 3}},
+			Tasks:  Tasks{Total: 1, LastPID: 21},
+			Start:  20 * time.Second,
+		},
+	}, {
+		name: "v1 missing blkio cgroup names the file", tree: "v1", pid: 21, need: NeedIO,
+		wantErr: "blkio/kubepods/podX/idle/blkio.throttle.io_service_bytes",
+	}, {
+		name: "PID 0", tree: "v1", pid: 0, need: NeedMemory, wantErr: ErrNoProcess.Error(),
+	}, {
+		name: "vanished process", tree: "v2", pid: 999, need: NeedMemory, wantErr: ErrNoProcess.Error(),
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := fixture(t, tt.tree, "/").Read(tt.pid, tt.need)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Read err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("snapshot (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestScope(t *testing.T) {
+	tests := []struct {
+		scope string
+		pid   int
+		in    bool
+	}{
+		{"/kubepods/podA", 101, true},
+		{"/kubepods/podA/", 201, true},
+		{"/kubepods/podA/busy", 101, true},
+		{"/kubepods/pod", 101, false}, // a prefix of a name is not a parent
+		{"/kubepods/podB", 101, false},
+		{"/kubepods", 501, false},
+		{"", 501, true},
+		{"/", 501, true},
+	}
+	for _, tt := range tests {
+		r := fixture(t, "v2", tt.scope)
+		_, err := r.Read(tt.pid, NeedCPULimit)
+		if tt.in && err != nil && !strings.Contains(err.Error(), "cpu.max") {
+			t.Errorf("scope %q pid %d: %v, want served", tt.scope, tt.pid, err)
+		}
+		if !tt.in && !errors.Is(err, ErrOutOfScope) {
+			t.Errorf("scope %q pid %d: err %v, want ErrOutOfScope", tt.scope, tt.pid, err)
+		}
+	}
+}
+
+func TestNewRejectsNonCgroupRoot(t *testing.T) {
+	_, err := New(Options{Root: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "not a cgroup filesystem") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := New(Options{Root: "/nonexistent/cgroup"}); err == nil {
+		t.Fatal("missing root: no error")
+	}
+}
+
+func TestContainerPath(t *testing.T) {
+	for _, tc := range []struct {
+		tree string
+		pid  int
+		want string
+	}{{"v1", 11, "/kubepods/podX/ctr"}, {"v2", 301, "/kubepods/podB/narrow"}} {
+		got, err := fixture(t, tc.tree, "/").ContainerPath(tc.pid)
+		if err != nil || got != tc.want {
+			t.Errorf("%s pid %d: %q, %v; want %q", tc.tree, tc.pid, got, err, tc.want)
+		}
+	}
+}
