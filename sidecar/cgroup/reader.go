@@ -130,9 +130,9 @@ func (r *FS) Read(pid int, need Need) (*Snapshot, error) {
 	}
 	s := &Snapshot{Version: r.version, Path: paths.main}
 	if r.version == 2 {
-		err = r.readV2(s, need)
+		err = r.readV2(s, pid, need)
 	} else {
-		err = r.readV1(s, paths.v1, need)
+		err = r.readV1(s, pid, paths.v1, need)
 	}
 	if err != nil {
 		return nil, err
@@ -165,7 +165,7 @@ func ancestors(root, cgPath string) []string {
 }
 
 // readTasks counts thread states and the highest PID over the processes in cgroup.procs.
-func (r *FS) readTasks(procsFile string, need Need, s *Snapshot) error {
+func (r *FS) readTasks(procsFile string, caller int, need Need, s *Snapshot) error {
 	b, err := readFile(procsFile)
 	if err != nil {
 		return err
@@ -181,7 +181,7 @@ func (r *FS) readTasks(procsFile string, need Need, s *Snapshot) error {
 			}
 		}
 		if need&NeedTasks != 0 {
-			r.countThreads(pid, &s.Tasks)
+			r.countThreads(pid, caller, &s.Tasks)
 		}
 	}
 	if need&NeedStart != 0 && haveStart {
@@ -199,7 +199,9 @@ func (r *FS) procStat(p string) (procStat, error) {
 }
 
 // countThreads adds pid's threads to t; a process that exits meanwhile is simply not counted.
-func (r *FS) countThreads(pid int, t *Tasks) {
+// The caller thread (the one reading the view) counts as a thread but not by state: it is
+// waiting on our answer right now, which would add 1 to every load average it reads.
+func (r *FS) countThreads(pid, caller int, t *Tasks) {
 	dir := filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "task")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -215,14 +217,15 @@ func (r *FS) countThreads(pid int, t *Tasks) {
 			continue
 		}
 		t.Total++
+		t.LastPID = max(t.LastPID, tid)
+		if tid == caller {
+			continue
+		}
 		switch st.State {
 		case 'R':
 			t.Running++
 		case 'D':
 			t.Blocked++
-		}
-		if tid > t.LastPID {
-			t.LastPID = tid
 		}
 	}
 }

@@ -60,6 +60,9 @@ func TestReadFixtures(t *testing.T) {
 			Start:  7000 * time.Second,
 		},
 	}, {
+		name: "v2 the reading thread is not counted as running", tree: "v2", pid: 102, need: NeedTasks,
+		want: &Snapshot{Version: 2, Path: "/kubepods/podA/busy", Tasks: Tasks{Total: 4, Running: 1, Blocked: 1, LastPID: 104}},
+	}, {
 		name: "v2 cpuset narrower than the quota", tree: "v2", pid: 301, need: NeedCPULimit,
 		want: &Snapshot{Version: 2, Path: "/kubepods/podB/narrow", CPU: CPU{QuotaUS: 300000, PeriodUS: 100000, Cpuset: []int{2}}},
 	}, {

@@ -101,7 +101,7 @@ type IODevice struct {
 // Tasks counts the cgroup's threads by state, for /proc/loadavg.
 type Tasks struct {
 	Total   int // threads
-	Running int // state R
+	Running int // state R, not counting the thread reading the view
 	Blocked int // state D
 	LastPID int // the highest PID in the cgroup
 }

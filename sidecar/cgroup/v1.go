@@ -19,7 +19,7 @@ func (r *FS) v1Root(c string, paths map[string]string) (root, cgPath string, err
 	return filepath.Join(r.opts.Root, d), p, nil
 }
 
-func (r *FS) readV1(s *Snapshot, paths map[string]string, need Need) error {
+func (r *FS) readV1(s *Snapshot, pid int, paths map[string]string, need Need) error {
 	if need&(NeedMemory|NeedSwap) != 0 {
 		if err := r.memoryV1(s, paths, need); err != nil {
 			return err
@@ -47,7 +47,7 @@ func (r *FS) readV1(s *Snapshot, paths map[string]string, need Need) error {
 				return err
 			}
 		}
-		return r.readTasks(filepath.Join(root, p, "cgroup.procs"), need, s)
+		return r.readTasks(filepath.Join(root, p, "cgroup.procs"), pid, need, s)
 	}
 	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func (r *FS) readV2(s *Snapshot, need Need) error {
+func (r *FS) readV2(s *Snapshot, pid int, need Need) error {
 	dir := filepath.Join(r.opts.Root, s.Path)
 	file := func(name string) string { return filepath.Join(dir, name) }
 	if need&NeedMemory != 0 {
@@ -70,7 +70,7 @@ func (r *FS) readV2(s *Snapshot, need Need) error {
 		s.IO = parseIOStatV2(b)
 	}
 	if need&(NeedTasks|NeedStart) != 0 {
-		return r.readTasks(file("cgroup.procs"), need, s)
+		return r.readTasks(file("cgroup.procs"), pid, need, s)
 	}
 	return nil
 }
