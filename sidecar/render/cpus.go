@@ -1,0 +1,39 @@
+package render
+
+import "strconv"
+
+// VisibleCPUs returns the host CPU numbers the container sees, ascending.
+// quota view: the first ceil(quota/period) CPUs of the cpuset (the whole cpuset without a quota);
+// cpuset view: the cpuset. An empty cpuset means every online host CPU.
+func VisibleCPUs(in Input) []int {
+	set := in.Host.Online
+	if in.Snap != nil && len(in.Snap.CPU.Cpuset) > 0 {
+		set = in.Snap.CPU.Cpuset
+	}
+	if len(set) == 0 {
+		set = []int{0}
+	}
+	if in.CPUView == CPUViewCpuset || in.Snap == nil {
+		return set
+	}
+	c := in.Snap.CPU
+	if c.QuotaUS <= 0 || c.PeriodUS == 0 {
+		return set
+	}
+	n := int((uint64(c.QuotaUS) + c.PeriodUS - 1) / c.PeriodUS)
+	return set[:max(1, min(n, len(set)))]
+}
+
+// appendCPUList appends the kernel's list format for CPUs 0..n-1: "0", "0-3".
+func appendCPUList(dst []byte, n int) []byte {
+	dst = append(dst, '0')
+	if n > 1 {
+		dst = append(dst, '-')
+		dst = strconv.AppendInt(dst, int64(n-1), 10)
+	}
+	return append(dst, '\n')
+}
+
+func renderOnline(dst []byte, in Input) ([]byte, error) {
+	return appendCPUList(dst, len(VisibleCPUs(in))), nil
+}

@@ -1,0 +1,281 @@
+package render
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/procview/procview/sidecar/cgroup"
+	"github.com/procview/procview/sidecar/config"
+	"github.com/procview/procview/sidecar/internal/golden"
+)
+
+const mib = 1 << 20
+
+func loadHost(t testing.TB, dir string, online []int) *Host {
+	t.Helper()
+	h := &Host{Online: online, ClockTick: 100}
+	for name, dst := range map[string]*[]byte{"meminfo": &h.MemInfo, "cpuinfo": &h.CPUInfo, "stat": &h.Stat, "diskstats": &h.DiskStats, "swaps": &h.Swaps} {
+		b, err := os.ReadFile(filepath.Join("testdata", dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		*dst = b
+	}
+	return h
+}
+
+type renderCase struct {
+	name    string
+	host    string
+	online  []int
+	view    CPUView
+	snap    cgroup.Snapshot
+	now     time.Duration
+	load    Load
+	visible int // CPUs the case must show
+}
+
+var cases = []renderCase{{
+	name: "v1-busy-256m-half-cpu", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 1,
+	now: 10000 * time.Second, load: Load{One: 1.5, Five: 0.75, Fifteen: 0.25},
+	snap: cgroup.Snapshot{
+		Version: 1, Path: "/kubepods/pod1/ctr",
+		Memory: cgroup.Memory{Limit: 256 * mib, Usage: 200 * mib, SwapAccounting: true, SwapLimit: 64 * mib, Stat: cgroup.MemoryStat{
+			ActiveAnon: 140 * mib, InactiveAnon: 10 * mib, ActiveFile: 30 * mib, InactiveFile: 20 * mib,
+			Anon: 150 * mib, File: 50 * mib, Shmem: 4096, Mapped: 8 * mib, Dirty: 12288,
+		}},
+		CPU: cgroup.CPU{QuotaUS: 50000, PeriodUS: 100000, Cpuset: []int{0, 1}, User: 70 * time.Second, System: 30 * time.Second,
+			PerCPU: []cgroup.CPUTime{{CPU: 0, User: 50 * time.Second, System: 20 * time.Second}, {CPU: 1, User: 20 * time.Second, System: 10 * time.Second}}},
+		IO:    []cgroup.IODevice{{Major: 254, Minor: 0, ReadBytes: 1 * mib, WriteBytes: 2 * mib, ReadIOs: 100, WriteIOs: 200, ReadMerged: 3, ReadTime: 40 * time.Millisecond, InFlight: 1}, {Major: 9, Minor: 9}},
+		Tasks: cgroup.Tasks{Total: 12, Running: 2, Blocked: 1, LastPID: 4242},
+		Start: 9000 * time.Second,
+	},
+}, {
+	name: "v2-unlimited-no-swap-accounting", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 2,
+	now: 500 * time.Second,
+	snap: cgroup.Snapshot{
+		Version: 2, Path: "/kubepods/pod2/ctr",
+		Memory: cgroup.Memory{Limit: cgroup.Unlimited, Usage: 10 * mib, Stat: cgroup.MemoryStat{Anon: 4 * mib, File: 6 * mib, InactiveFile: 6 * mib,
+			SlabReclaimable: mib, SlabUnreclaimable: mib / 2, KernelStack: 64 * 1024, PageTables: 128 * 1024}},
+		CPU:   cgroup.CPU{QuotaUS: -1, PeriodUS: 100000, User: 3 * time.Second, System: time.Second},
+		Tasks: cgroup.Tasks{Total: 1, LastPID: 7},
+		Start: 400 * time.Second,
+	},
+}, {
+	name: "v2-cpuset-narrower-than-quota-with-swap", host: "host4swap", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 1,
+	now: 1000 * time.Second,
+	snap: cgroup.Snapshot{
+		Version: 2, Path: "/kubepods/pod3/ctr",
+		Memory: cgroup.Memory{Limit: 512 * mib, Usage: 100 * mib, SwapAccounting: true, SwapLimit: 64 * mib, SwapUsage: 16 * mib,
+			Stat: cgroup.MemoryStat{Anon: 90 * mib, File: 10 * mib, ActiveAnon: 90 * mib, ActiveFile: 10 * mib}},
+		CPU:   cgroup.CPU{QuotaUS: 400000, PeriodUS: 100000, Cpuset: []int{2}, User: 100 * time.Second, System: 50 * time.Second},
+		IO:    []cgroup.IODevice{{Major: 254, Minor: 0, ReadBytes: 4096, ReadIOs: 1}},
+		Tasks: cgroup.Tasks{Total: 3, Running: 3, LastPID: 99},
+		Start: 100 * time.Second,
+	},
+}, {
+	name: "v2-cpuset-view-ignores-quota", host: "host4swap", online: []int{0, 1, 2, 3}, view: CPUViewCpuset, visible: 3,
+	now: 1000 * time.Second,
+	snap: cgroup.Snapshot{
+		Version: 2, Path: "/kubepods/pod4/ctr",
+		Memory: cgroup.Memory{Limit: 1 << 40, Usage: 1 << 41, SwapAccounting: true, SwapLimit: cgroup.Unlimited}, // usage above a limit capped at host RAM
+		CPU:    cgroup.CPU{QuotaUS: 50000, PeriodUS: 100000, Cpuset: []int{1, 2, 3}, User: 9 * time.Second},
+		Start:  999 * time.Second,
+	},
+}, {
+	name: "idle-just-started-unknown-start", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 1,
+	now: 50 * time.Second,
+	snap: cgroup.Snapshot{
+		Version: 2, Path: "/kubepods/pod5/ctr",
+		Memory: cgroup.Memory{Limit: 64 * mib},
+		CPU:    cgroup.CPU{QuotaUS: 1000, PeriodUS: 100000, Cpuset: []int{1}},
+	},
+}}
+
+func TestGolden(t *testing.T) {
+	used := map[string]bool{}
+	for _, c := range cases {
+		in := Input{Snap: &c.snap, Host: loadHost(t, c.host, c.online), Now: c.now, CPUView: c.view, Load: c.load}
+		if got := len(VisibleCPUs(in)); got != c.visible {
+			t.Errorf("%s: %d visible CPUs, want %d", c.name, got, c.visible)
+		}
+		for _, f := range Files() {
+			path := filepath.Join("testdata", "golden", c.name, strings.ReplaceAll(f.Path, "/", "_"))
+			used[path] = true
+			t.Run(c.name+"/"+f.Path, func(t *testing.T) {
+				got, err := f.Render(nil, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden.Compare(t, path, got)
+			})
+		}
+	}
+	golden.NoStale(t, filepath.Join("testdata", "golden"), used)
+}
+
+func TestRegistryMatchesConfig(t *testing.T) {
+	var paths []string
+	for _, f := range Files() {
+		paths = append(paths, f.Path)
+		if got, ok := Lookup(f.Path); !ok || got.Path != f.Path {
+			t.Errorf("Lookup(%q) = %v, %v", f.Path, got.Path, ok)
+		}
+	}
+	if diff := cmp.Diff(config.ViewFiles, paths); diff != "" {
+		t.Errorf("render.Files() and config.ViewFiles differ (-config +render):\n%s", diff)
+	}
+	if _, ok := Lookup("proc/self"); ok {
+		t.Error("Lookup found a file that is not served")
+	}
+}
+
+// Facts the goldens must show, checked by meaning so a wrong -update cannot hide them.
+func TestMeminfoFacts(t *testing.T) {
+	c := cases[0]
+	got, _ := renderMeminfo(nil, Input{Snap: &c.snap, Host: loadHost(t, c.host, c.online)})
+	for key, want := range map[string]uint64{"MemTotal": 262144, "MemFree": 56 * 1024, "MemAvailable": 106 * 1024, "SwapTotal": 0, "Cached": 50 * 1024} {
+		if v, ok := meminfoKB(got, key); !ok || v != want {
+			t.Errorf("%s = %d kB (found %v), want %d", key, v, ok, want)
+		}
+	}
+	host := loadHost(t, "host4swap", nil)
+	c = cases[3]
+	got, _ = renderMeminfo(nil, Input{Snap: &c.snap, Host: host})
+	hostTotal, _ := meminfoKB(host.MemInfo, "MemTotal")
+	if v, _ := meminfoKB(got, "MemTotal"); v != hostTotal {
+		t.Errorf("MemTotal %d, want the host's %d when the limit is larger", v, hostTotal)
+	}
+	if v, _ := meminfoKB(got, "MemFree"); v != 0 {
+		t.Errorf("MemFree %d, want 0 when usage exceeds the total", v)
+	}
+	if v, _ := meminfoKB(got, "SwapTotal"); v != 2097148 {
+		t.Errorf("SwapTotal %d, want the host's 2097148 with an unlimited swap limit", v)
+	}
+}
+
+func TestVisibleCPUs(t *testing.T) {
+	host := &Host{Online: []int{0, 1, 2, 3, 4, 5, 6, 7}}
+	tests := []struct {
+		quota  int64
+		cpuset []int
+		view   CPUView
+		want   []int
+	}{
+		{50000, nil, CPUViewQuota, []int{0}},
+		{150000, nil, CPUViewQuota, []int{0, 1}},
+		{200000, nil, CPUViewQuota, []int{0, 1}},
+		{-1, nil, CPUViewQuota, []int{0, 1, 2, 3, 4, 5, 6, 7}},
+		{800000, []int{4, 6}, CPUViewQuota, []int{4, 6}},
+		{100000, []int{4, 6}, CPUViewQuota, []int{4}},
+		{100000, []int{4, 6}, CPUViewCpuset, []int{4, 6}},
+		{1, []int{3}, CPUViewQuota, []int{3}},
+	}
+	for _, tt := range tests {
+		snap := &cgroup.Snapshot{CPU: cgroup.CPU{QuotaUS: tt.quota, PeriodUS: 100000, Cpuset: tt.cpuset}}
+		got := VisibleCPUs(Input{Snap: snap, Host: host, CPUView: tt.view})
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("quota %d cpuset %v view %s (-want +got):\n%s", tt.quota, tt.cpuset, tt.view, diff)
+		}
+	}
+}
+
+func TestLoadTrackerDecay(t *testing.T) {
+	lt := NewLoadTracker()
+	if l := lt.Update("a", 0, cgroup.Tasks{Running: 2}); l.One != 2 || l.Fifteen != 2 {
+		t.Fatalf("first sample: %+v, want all 2", l)
+	}
+	// Idle for 60 s: each average decays by exactly e^(-60s/window), no matter how the time is split.
+	lt.Update("a", 30*time.Second, cgroup.Tasks{})
+	l := lt.Update("a", 60*time.Second, cgroup.Tasks{})
+	for i, got := range []float64{l.One, l.Five, l.Fifteen} {
+		want := 2 * math.Exp(-60/loadWindows[i].Seconds())
+		if math.Abs(got-want) > 1e-9 {
+			t.Errorf("window %v: %v, want %v", loadWindows[i], got, want)
+		}
+	}
+	// Containers are independent.
+	if l := lt.Update("b", 60*time.Second, cgroup.Tasks{Blocked: 1}); l.One != 1 {
+		t.Errorf("b: %+v", l)
+	}
+	// A container nobody reads is forgotten.
+	lt.Update("b", 60*time.Second+forgetAfter+2*time.Minute, cgroup.Tasks{})
+	if lt.Len() != 1 {
+		t.Errorf("tracker holds %d containers, want only b", lt.Len())
+	}
+}
+
+// TestProcpsFreeReadsTheView checks our meminfo format against the real procps `free`:
+// the rendered file is bind-mounted over /proc/meminfo in a private mount namespace.
+func TestProcpsFreeReadsTheView(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bind mounts need root")
+	}
+	c := cases[0]
+	b, err := renderMeminfo(nil, Input{Snap: &c.snap, Host: loadHost(t, "host2", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "meminfo")
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", "mount --bind "+f+" /proc/meminfo && free -m").CombinedOutput()
+	if err != nil {
+		t.Fatalf("free: %v\n%s", err, out)
+	}
+	lines := strings.Split(string(out), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[1], "Mem:") {
+		t.Fatalf("free -m output:\n%s", out)
+	}
+	f2 := strings.Fields(lines[1])
+	if f2[1] != "256" || f2[2] != "150" {
+		t.Errorf("free -m Mem: total %s used %s, want 256 and 150 (total - available)\n%s", f2[1], f2[2], out)
+	}
+}
+
+func FuzzRender(f *testing.F) {
+	f.Add(uint64(256*mib), uint64(100*mib), int64(50000), uint64(100000), "0-1", int64(10), int64(5), []byte("MemTotal: 100 kB\nweird line\n"))
+	f.Add(uint64(0), uint64(1<<63), int64(-1), uint64(0), "", int64(-5), int64(1<<62), []byte("processor : x\n\n\n"))
+	f.Fuzz(func(t *testing.T, limit, usage uint64, quota int64, period uint64, cpuset string, start, now int64, hostBytes []byte) {
+		cpus, err := cgroup.ParseCPUList(cpuset)
+		if err != nil {
+			return
+		}
+		snap := &cgroup.Snapshot{
+			Memory: cgroup.Memory{Limit: limit, Usage: usage, SwapAccounting: true, SwapLimit: usage, SwapUsage: limit},
+			CPU:    cgroup.CPU{QuotaUS: quota, PeriodUS: period, Cpuset: cpus, User: time.Duration(start), PerCPU: []cgroup.CPUTime{{CPU: 1, User: 5}}},
+			IO:     []cgroup.IODevice{{Major: 7, Minor: 0}},
+			Start:  time.Duration(start),
+		}
+		host := &Host{MemInfo: hostBytes, CPUInfo: hostBytes, Stat: hostBytes, DiskStats: hostBytes, Swaps: hostBytes, Online: []int{0, 1}, ClockTick: 100}
+		for _, f := range Files() {
+			if _, err := f.Render(nil, Input{Snap: snap, Host: host, Now: time.Duration(now), CPUView: CPUViewQuota}); err != nil {
+				t.Errorf("%s: %v", f.Path, err)
+			}
+		}
+	})
+}
+
+func BenchmarkRender(b *testing.B) {
+	c := cases[0]
+	in := Input{Snap: &c.snap, Host: loadHost(b, c.host, c.online), Now: c.now, CPUView: c.view, Load: c.load}
+	for _, f := range Files() {
+		b.Run(strings.ReplaceAll(f.Path, "/", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 64<<10)
+			for b.Loop() {
+				var err error
+				if buf, err = f.Render(buf[:0], in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
