@@ -1,0 +1,109 @@
+// Command procview-sidecar serves a per-container view of /proc files over FUSE.
+//
+//	procview-sidecar serve --mountpoint DIR   mount the view on DIR and serve it until SIGTERM
+//	procview-sidecar probe --mountpoint DIR   exit 0 only when the view at DIR answers
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/procview/procview/sidecar/config"
+)
+
+func main() {
+	log := funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, args) }, funcr.Options{LogTimestamp: true})
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, log))
+}
+
+func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	var cfg config.Serve
+	if err := envconfig.Process(config.Prefix, &cfg); err != nil {
+		fmt.Fprintf(stderr, "procview-sidecar: %v\n", err)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	case "serve", "probe":
+	default:
+		fmt.Fprintf(stderr, "procview-sidecar: unknown command %q\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	if err := parseFlags(cmd, rest, &cfg, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return 0
+		}
+		return 2
+	}
+	var err error
+	if cmd == "probe" {
+		err = probe(cfg)
+	} else {
+		err = serve(cfg, log)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "procview-sidecar %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// parseFlags lets flags override the environment.
+func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {}
+	fs.StringVar(&cfg.MountPoint, "mountpoint", cfg.MountPoint, "directory to mount the view on")
+	fs.StringVar(&cfg.CgroupRoot, "cgroup-root", cfg.CgroupRoot, "cgroup filesystem root, or auto")
+	fs.StringVar(&cfg.ProcRoot, "proc-root", cfg.ProcRoot, "procfs of the readers' PID namespace")
+	fs.StringVar(&cfg.SysRoot, "sys-root", cfg.SysRoot, "sysfs")
+	fs.StringVar(&cfg.Scope, "scope", cfg.Scope, "cgroup path prefix to serve, or pod")
+	fs.StringVar(&cfg.CPUView, "cpu-view", cfg.CPUView, "quota or cpuset")
+	files := fs.String("files", strings.Join(cfg.Files, ","), "comma-separated view files (default all)")
+	fs.BoolVar(&cfg.Reattach, "reattach", cfg.Reattach, "re-bind the view over stale mounts in this PID namespace")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "procview-sidecar %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return errors.New("bad arguments")
+	}
+	cfg.Files = nil
+	if *files != "" {
+		cfg.Files = strings.Split(*files, ",")
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `procview-sidecar serves /proc/{meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps} and
+/sys/devices/system/cpu/online over FUSE, each computed from the cgroup of the process reading it.
+
+Usage:
+  procview-sidecar serve --mountpoint DIR [flags]   mount the view on DIR; unmount on SIGTERM/SIGINT
+  procview-sidecar probe --mountpoint DIR           exit 0 only when the view at DIR answers
+  procview-sidecar help                             this text
+
+Every setting is an environment variable; the flag of the same name (--mountpoint,
+--cgroup-root, --proc-root, --sys-root, --scope, --cpu-view, --files, --reattach) overrides it.
+
+`)
+	envconfig.Usagef(config.Prefix, &config.Serve{}, w, envconfig.DefaultTableFormat)
+}

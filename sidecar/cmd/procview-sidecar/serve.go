@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/sys/unix"
+
+	"github.com/procview/procview/initmount"
+	"github.com/procview/procview/sidecar/cgroup"
+	"github.com/procview/procview/sidecar/cgroupmount"
+	"github.com/procview/procview/sidecar/config"
+	"github.com/procview/procview/sidecar/fusefs"
+	"github.com/procview/procview/sidecar/render"
+)
+
+// watchdogEvery is how often the sidecar reads its own view; a read that does not come back
+// within watchdogTimeout means the FUSE loop is wedged, and we exit so the kubelet restarts us.
+const (
+	watchdogEvery   = 10 * time.Second
+	watchdogTimeout = 10 * time.Second
+)
+
+func serve(cfg config.Serve, log logr.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	tuneRuntime()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("no /dev/fuse (%v): the sidecar needs the FUSE device, e.g. a privileged container", err)
+	}
+	files, err := selectFiles(cfg.Files)
+	if err != nil {
+		return err
+	}
+	root := cfg.CgroupRoot
+	if root == config.CgroupRootAuto {
+		var cleanup func()
+		if root, cleanup, err = cgroupmount.Resolve("/sys/fs/cgroup", cfg.ProcRoot, cgroupmount.Private); err != nil {
+			return fmt.Errorf("find the cgroup filesystems: %w", err)
+		}
+		defer cleanup()
+	}
+	scope := cfg.Scope
+	if scope == config.ScopePod {
+		if scope, err = podScope(root, cfg.ProcRoot); err != nil {
+			return err
+		}
+	}
+	reader, err := cgroup.New(cgroup.Options{Root: root, ProcRoot: cfg.ProcRoot, Scope: scope})
+	if err != nil {
+		return err
+	}
+	if err := prepareMountPoint(cfg.MountPoint, log); err != nil {
+		return err
+	}
+	fs := fusefs.New(fusefs.Options{
+		Reader: reader, Files: files, ProcRoot: cfg.ProcRoot, SysRoot: cfg.SysRoot,
+		CPUView: render.CPUView(cfg.CPUView), Now: bootTime, Log: log,
+	})
+	mfs, err := fusefs.Mount(cfg.MountPoint, fs)
+	if err != nil {
+		return err
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	log.Info("serving", "mountpoint", cfg.MountPoint, "files", paths, "cgroupRoot", root,
+		"cgroupVersion", reader.Version(), "scope", scope, "cpuView", cfg.CPUView)
+	if cfg.Reattach {
+		reattach(cfg, files, log)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- mfs.Join(context.Background()) }()
+	wedged := make(chan error, 1)
+	go watchdog(ctx, filepath.Join(cfg.MountPoint, files[0].Path), wedged)
+
+	select {
+	case <-ctx.Done():
+		log.Info("signal received: unmounting", "mountpoint", cfg.MountPoint)
+		if err := fusefs.Unmount(cfg.MountPoint); err != nil {
+			return err
+		}
+		select {
+		case <-loopDone:
+		case <-time.After(2 * time.Second): // lazily detached with readers still inside
+		}
+		return nil
+	case err := <-loopDone:
+		return fmt.Errorf("FUSE loop ended without a signal (unmounted from outside?): %v", err)
+	case err := <-wedged:
+		fusefs.Unmount(cfg.MountPoint)
+		return err
+	}
+}
+
+// tuneRuntime keeps the sidecar small: it runs in every opted-in pod. The environment wins.
+func tuneRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(min(2, runtime.NumCPU()))
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(12 << 20)
+	}
+}
+
+func selectFiles(names []string) ([]render.File, error) {
+	if len(names) == 0 {
+		return render.Files(), nil
+	}
+	var out []render.File
+	for _, n := range names {
+		f, ok := render.Lookup(n)
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown view file %q (known: %v)", config.EnvFiles, n, config.ViewFiles)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// podScope is the parent of this process's own container cgroup: in a pod, the pod's cgroup.
+func podScope(root, procRoot string) (string, error) {
+	r, err := cgroup.New(cgroup.Options{Root: root, ProcRoot: procRoot})
+	if err != nil {
+		return "", err
+	}
+	own, err := r.ContainerPath(os.Getpid())
+	if err != nil {
+		return "", fmt.Errorf("find own cgroup: %w", err)
+	}
+	pod := filepath.Dir(own)
+	if pod == "/" {
+		return "", fmt.Errorf("%s=%s: own cgroup %s has no pod cgroup above it", config.EnvScope, config.ScopePod, own)
+	}
+	return pod, nil
+}
+
+// prepareMountPoint detaches a dead previous instance's mounts at dir ("transport endpoint is
+// not connected") and checks dir is an empty directory.
+func prepareMountPoint(dir string, log logr.Logger) error {
+	for i := 0; i < 8; i++ { // stacked mounts from several dead instances
+		stale, err := staleMount(dir)
+		if err != nil {
+			return err
+		}
+		if !stale {
+			break
+		}
+		log.Info("detaching a previous instance's mount", "mountpoint", dir)
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach stale mount at %s: %w", dir, err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("mount point %s is not empty (%d entries, e.g. %q)", dir, len(entries), entries[0].Name())
+	}
+	return nil
+}
+
+// staleMount reports whether dir has a procview mount on it (whose server is this process's
+// predecessor, dead or not) or a FUSE mount whose server is gone.
+func staleMount(dir string) (bool, error) {
+	var st unix.Stat_t
+	err := unix.Stat(dir, &st)
+	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, fmt.Errorf("read /proc/self/mountinfo: %w", err)
+	}
+	mounts, err := initmount.ParseMountInfo(b)
+	if err != nil {
+		return false, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	for _, m := range mounts {
+		if m.MountPoint == abs && m.FSType == fusefs.FSType {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func reattach(cfg config.Serve, files []render.File, log logr.Logger) {
+	var fl []initmount.File
+	for _, f := range files {
+		fl = append(fl, initmount.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: config.TargetPath(f.Path)})
+	}
+	self := os.Getpid()
+	nss, err := initmount.Reattach(log, initmount.Options{
+		ProcRoot: cfg.ProcRoot, FSType: fusefs.FSType, Files: fl,
+		Skip: func(pid int) bool { return pid == self || pid == 1 },
+	})
+	if err != nil {
+		log.Error(err, "re-attaching the view in app containers")
+	}
+	for _, ns := range nss {
+		if len(ns.Reattached) > 0 {
+			log.Info("re-attached the view", "pid", ns.PID, "files", ns.Reattached)
+		}
+	}
+}
+
+// watchdog reads the view from this process every watchdogEvery; a read that hangs longer than
+// watchdogTimeout reports the loop wedged.
+func watchdog(ctx context.Context, file string, wedged chan<- error) {
+	t := time.NewTicker(watchdogEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		done := make(chan error, 1)
+		go func() { _, err := os.ReadFile(file); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil {
+				wedged <- fmt.Errorf("own view unreadable: %w", err)
+				return
+			}
+		case <-time.After(watchdogTimeout):
+			wedged <- fmt.Errorf("own view did not answer in %v: FUSE loop wedged", watchdogTimeout)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// bootTime is CLOCK_BOOTTIME, the clock of /proc/uptime and of process start times.
+func bootTime() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}

@@ -1,0 +1,5 @@
+package fusefs
+
+import "syscall"
+
+func syscallEIO() error { return syscall.EIO }

@@ -1,0 +1,290 @@
+// Package fusefs serves the view as a read-only FUSE file system. Each open renders the file
+// for the process that opened it (the PID the kernel puts in the request) into a buffer that
+// belongs to that file handle; reads are served from it with direct I/O, so sizes never truncate.
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/jacobsa/fuse"
+	"github.com/jacobsa/fuse/fuseops"
+	"github.com/jacobsa/fuse/fuseutil"
+
+	"github.com/procview/procview/sidecar/cgroup"
+	"github.com/procview/procview/sidecar/hostfacts"
+	"github.com/procview/procview/sidecar/render"
+)
+
+// Options configure the file system.
+type Options struct {
+	Reader   cgroup.Reader
+	Files    []render.File // the files to serve
+	ProcRoot string        // host procfs, for host facts and the safe answer
+	SysRoot  string        // host sysfs
+	CPUView  render.CPUView
+	Now      func() time.Duration // time since boot (CLOCK_BOOTTIME)
+	Log      logr.Logger
+}
+
+// The tree never changes, so the kernel may cache names and attributes for as long as it likes:
+// every cached lookup is a FUSE round trip saved.
+const cacheFor = 365 * 24 * time.Hour
+
+type node struct {
+	name     string
+	dir      bool
+	children []fuseops.InodeID // sorted by name, for ReadDir
+	file     *render.File
+}
+
+// FS implements fuseutil.FileSystem. It is safe for concurrent use: jacobsa/fuse runs each
+// operation on its own goroutine.
+type FS struct {
+	fuseutil.NotImplementedFileSystem
+	opts    Options
+	nodes   map[fuseops.InodeID]*node
+	lookup  map[fuseops.InodeID]map[string]fuseops.InodeID
+	loads   *render.LoadTracker
+	nextID  atomic.Uint64
+	mu      sync.Mutex
+	handles map[fuseops.HandleID]*[]byte
+	bufs    sync.Pool
+	started time.Time // shown as every inode's times
+}
+
+// New builds the tree of opts.Files.
+func New(opts Options) *FS {
+	fs := &FS{
+		opts:    opts,
+		nodes:   map[fuseops.InodeID]*node{fuseops.RootInodeID: {dir: true}},
+		lookup:  map[fuseops.InodeID]map[string]fuseops.InodeID{},
+		loads:   render.NewLoadTracker(),
+		handles: map[fuseops.HandleID]*[]byte{},
+		started: time.Now(),
+	}
+	fs.bufs.New = func() any { b := make([]byte, 0, 8<<10); return &b }
+	next := fuseops.InodeID(fuseops.RootInodeID + 1)
+	for i := range opts.Files {
+		f := &opts.Files[i]
+		parent := fuseops.InodeID(fuseops.RootInodeID)
+		parts := strings.Split(f.Path, "/")
+		for j, name := range parts {
+			id, ok := fs.lookup[parent][name]
+			if !ok {
+				id = next
+				next++
+				n := &node{name: name, dir: j < len(parts)-1}
+				if !n.dir {
+					n.file = f
+				}
+				fs.nodes[id] = n
+				if fs.lookup[parent] == nil {
+					fs.lookup[parent] = map[string]fuseops.InodeID{}
+				}
+				fs.lookup[parent][name] = id
+				fs.nodes[parent].children = append(fs.nodes[parent].children, id)
+			}
+			parent = id
+		}
+	}
+	return fs
+}
+
+func (fs *FS) attrs(id fuseops.InodeID) fuseops.InodeAttributes {
+	n := fs.nodes[id]
+	a := fuseops.InodeAttributes{Nlink: 1, Mode: 0o444, Atime: fs.started, Mtime: fs.started, Ctime: fs.started}
+	if n.dir {
+		a.Mode, a.Nlink = 0o555|os.ModeDir, 2
+	} else if strings.HasPrefix(n.file.Path, "sys/") {
+		a.Size = 4096 // as sysfs reports; procfs reports 0. Direct I/O ignores both.
+	}
+	return a
+}
+
+func (fs *FS) StatFS(ctx context.Context, op *fuseops.StatFSOp) error { return nil }
+
+func (fs *FS) LookUpInode(ctx context.Context, op *fuseops.LookUpInodeOp) error {
+	id, ok := fs.lookup[op.Parent][op.Name]
+	if !ok {
+		return fuse.ENOENT
+	}
+	op.Entry = fuseops.ChildInodeEntry{
+		Child: id, Attributes: fs.attrs(id),
+		AttributesExpiration: time.Now().Add(cacheFor), EntryExpiration: time.Now().Add(cacheFor),
+	}
+	return nil
+}
+
+func (fs *FS) GetInodeAttributes(ctx context.Context, op *fuseops.GetInodeAttributesOp) error {
+	if _, ok := fs.nodes[op.Inode]; !ok {
+		return fuse.ENOENT
+	}
+	op.Attributes = fs.attrs(op.Inode)
+	op.AttributesExpiration = time.Now().Add(cacheFor)
+	return nil
+}
+
+func (fs *FS) OpenDir(ctx context.Context, op *fuseops.OpenDirOp) error {
+	if n, ok := fs.nodes[op.Inode]; !ok || !n.dir {
+		return fuse.ENOTDIR
+	}
+	return nil
+}
+
+func (fs *FS) ReadDir(ctx context.Context, op *fuseops.ReadDirOp) error {
+	n, ok := fs.nodes[op.Inode]
+	if !ok || !n.dir {
+		return fuse.ENOTDIR
+	}
+	for i := int(op.Offset); i < len(n.children); i++ {
+		c := fs.nodes[n.children[i]]
+		t := fuseutil.DT_File
+		if c.dir {
+			t = fuseutil.DT_Directory
+		}
+		w := fuseutil.WriteDirent(op.Dst[op.BytesRead:], fuseutil.Dirent{
+			Offset: fuseops.DirOffset(i + 1), Inode: n.children[i], Name: c.name, Type: t,
+		})
+		if w == 0 {
+			break
+		}
+		op.BytesRead += w
+	}
+	return nil
+}
+
+func (fs *FS) ReleaseDirHandle(ctx context.Context, op *fuseops.ReleaseDirHandleOp) error {
+	return nil
+}
+
+func (fs *FS) OpenFile(ctx context.Context, op *fuseops.OpenFileOp) error {
+	n, ok := fs.nodes[op.Inode]
+	if !ok || n.dir {
+		return fuse.EIO
+	}
+	buf := fs.bufs.Get().(*[]byte)
+	b, err := fs.render((*buf)[:0], int(op.OpContext.Pid), n.file)
+	if err != nil {
+		fs.bufs.Put(buf)
+		fs.opts.Log.Error(err, "render failed", "file", n.file.Path, "pid", op.OpContext.Pid)
+		return fuse.EIO
+	}
+	*buf = b
+	op.Handle = fuseops.HandleID(fs.nextID.Add(1))
+	op.UseDirectIO = true // the content changes on every open: never cache, never trust a size
+	fs.mu.Lock()
+	fs.handles[op.Handle] = buf
+	fs.mu.Unlock()
+	return nil
+}
+
+func (fs *FS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
+	fs.mu.Lock()
+	buf, ok := fs.handles[op.Handle]
+	fs.mu.Unlock()
+	if !ok {
+		return fuse.EIO
+	}
+	b := *buf
+	if op.Offset >= int64(len(b)) {
+		return nil
+	}
+	b = b[op.Offset:]
+	if op.Dst != nil {
+		op.BytesRead = copy(op.Dst, b)
+		return nil
+	}
+	b = b[:min(int64(len(b)), op.Size)]
+	op.Data = [][]byte{b}
+	op.BytesRead = len(b)
+	return nil
+}
+
+func (fs *FS) ReleaseFileHandle(ctx context.Context, op *fuseops.ReleaseFileHandleOp) error {
+	fs.mu.Lock()
+	buf, ok := fs.handles[op.Handle]
+	delete(fs.handles, op.Handle)
+	fs.mu.Unlock()
+	if ok && cap(*buf) <= 64<<10 { // don't keep unusually large buffers alive
+		fs.bufs.Put(buf)
+	}
+	return nil
+}
+
+// render appends file f as seen by pid. A caller we cannot place in a served container (PID 0:
+// the kubelet or anyone outside our PID namespace; a process that exited; a cgroup outside the
+// scope) gets the host's own file: exactly what it would read without procview, and nothing of
+// any container's. A panic in a renderer becomes an error; the server keeps running.
+func (fs *FS) render(dst []byte, pid int, f *render.File) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("render %s for pid %d: panic: %v", f.Path, pid, r)
+		}
+	}()
+	snap, err := fs.opts.Reader.Read(pid, f.Need)
+	if errors.Is(err, cgroup.ErrNoProcess) || errors.Is(err, cgroup.ErrOutOfScope) {
+		return fs.hostFile(dst, f)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cgroup of pid %d: %w", pid, err)
+	}
+	host, err := hostfacts.Read(fs.opts.ProcRoot, fs.opts.SysRoot, f.Host)
+	if err != nil {
+		return nil, err
+	}
+	in := render.Input{Snap: snap, Host: host, Now: fs.opts.Now(), CPUView: fs.opts.CPUView}
+	if f.Load {
+		in.Load = fs.loads.Update(snap.Path, in.Now, snap.Tasks)
+	}
+	return f.Render(dst, in)
+}
+
+func (fs *FS) hostFile(dst []byte, f *render.File) ([]byte, error) {
+	b, err := hostfacts.File(fs.opts.ProcRoot, fs.opts.SysRoot, f.Path)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, b...), nil
+}
+
+// FSType is how the mount shows in /proc/<pid>/mountinfo ("fuse." + subtype).
+const FSType = "fuse.procview"
+
+// Mount mounts fs at dir with mount(2) (jacobsa/fuse does that itself as root; no fusermount)
+// and returns once the kernel has finished the FUSE handshake.
+func Mount(dir string, fs *FS) (*fuse.MountedFileSystem, error) {
+	cfg := &fuse.MountConfig{
+		FSName:   "procview",
+		Subtype:  strings.TrimPrefix(FSType, "fuse."),
+		ReadOnly: true,
+		// allow_other: non-root and user-namespace-remapped readers in app containers.
+		Options:                map[string]string{"allow_other": ""},
+		EnableNoOpendirSupport: true,
+	}
+	mfs, err := fuse.Mount(dir, fuseutil.NewFileSystemServer(fs), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mount FUSE at %s: %w", dir, err)
+	}
+	return mfs, nil
+}
+
+// Unmount unmounts dir, lazily when the mount is busy or its server is gone.
+func Unmount(dir string) error {
+	err := syscall.Unmount(dir, 0)
+	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.ENOTCONN) {
+		err = syscall.Unmount(dir, syscall.MNT_DETACH)
+	}
+	if err != nil && !errors.Is(err, syscall.EINVAL) { // EINVAL: not mounted
+		return fmt.Errorf("unmount %s: %w", dir, err)
+	}
+	return nil
+}
