@@ -1,0 +1,295 @@
+package main
+
+// Integration tests: the built binary serves a real FUSE mount; readers are real processes in
+// real cgroups of this machine, in their own mount+PID namespaces with the view bind-mounted
+// over /proc, running the real tools (procps free, getconf, python3).
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/procview/procview/sidecar/config"
+	"github.com/procview/procview/sidecar/internal/testcgroup"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "procview-sidecar-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "procview-sidecar")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and /dev/fuse")
+	}
+}
+
+// server is a running procview-sidecar.
+type server struct {
+	dir string
+	cmd *exec.Cmd
+	log *syncBuffer
+}
+
+// syncBuffer collects the server's stderr; exec writes it from another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer runs `procview-sidecar serve` on a fresh dir (wrapped by prefix, e.g. unshare)
+// and waits for probe to pass. Cleanup stops it and detaches the mount whatever happened.
+func startServer(t *testing.T, dir string, prefix []string, args ...string) *server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	argv := append(append(prefix, binary, "serve", "--mountpoint", dir, "--cgroup-root", testcgroup.Root), args...)
+	s := &server{dir: dir, cmd: exec.Command(argv[0], argv[1:]...), log: &syncBuffer{}}
+	s.cmd.Stderr = s.log
+	// Its own process group, so cleanup also stops a server that a wrapper (unshare) forked.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.cmd.WaitDelay = 5 * time.Second
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		s.cmd.Wait()
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command(binary, "probe", "--mountpoint", dir).Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("view never answered; server log:\n%s", s.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return s
+}
+
+// inContainer runs script as a "container": in cg, in new mount+PID namespaces with a fresh
+// /proc, the view's files bound over /proc/* and /sys/devices/system/cpu/online.
+func inContainer(t *testing.T, cg *testcgroup.Cgroup, view, script string) string {
+	t.Helper()
+	var binds strings.Builder
+	for _, f := range config.ViewFiles {
+		fmt.Fprintf(&binds, "mount --bind %s %s && ", filepath.Join(view, f), config.TargetPath(f))
+	}
+	cmd := cg.Command("unshare", "-m", "-p", "-f", "--mount-proc", "--propagation", "private",
+		"sh", "-c", binds.String()+script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	return string(out)
+}
+
+func freeMem(t *testing.T, out string) (total, used int) {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[0] == "Mem:" {
+			total, _ = strconv.Atoi(f[1])
+			used, _ = strconv.Atoi(f[2])
+			return total, used
+		}
+	}
+	t.Fatalf("no Mem: line in\n%s", out)
+	return 0, 0
+}
+
+func TestRealToolsSeeTheContainer(t *testing.T) {
+	needRoot(t)
+	s := startServer(t, "", nil)
+	half := testcgroup.New(t, "half", testcgroup.Limits{MemoryBytes: 256 << 20, CPUQuotaUS: 50000})
+	pinned := testcgroup.New(t, "pinned", testcgroup.Limits{MemoryBytes: 512 << 20, Cpuset: "0"})
+
+	out := inContainer(t, half, s.dir, `free -m; echo nproc=$(getconf _NPROCESSORS_ONLN);
+		echo py=$(python3 -c 'import os; print(os.cpu_count())'); echo cpuinfo=$(grep -c ^processor /proc/cpuinfo);
+		echo online=$(cat /sys/devices/system/cpu/online); echo uptime=$(cut -d' ' -f1 /proc/uptime)`)
+	if total, _ := freeMem(t, out); total != 256 {
+		t.Errorf("free -m total %d, want 256\n%s", total, out)
+	}
+	for _, want := range []string{"nproc=1\n", "py=1\n", "cpuinfo=1\n", "online=0\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", strings.TrimSpace(want), out)
+		}
+	}
+	// The container started moments ago; the host has been up far longer.
+	up := field(t, out, "uptime=")
+	hostUp, _ := os.ReadFile("/proc/uptime")
+	hostSecs, _ := strconv.ParseFloat(strings.Fields(string(hostUp))[0], 64)
+	if up > 30 || hostSecs < 60 && up > hostSecs {
+		t.Errorf("uptime %.2f s, want the container's age (a few seconds); host %.0f s", up, hostSecs)
+	}
+
+	// used grows with what the container allocates.
+	out = inContainer(t, half, s.dir, `free -m; python3 -c '
+import subprocess
+b = bytearray(100 << 20)
+subprocess.run(["free", "-m"])'`)
+	parts := strings.SplitN(out, "Mem:", 3)
+	if len(parts) != 3 {
+		t.Fatalf("two free outputs expected:\n%s", out)
+	}
+	_, before := freeMem(t, "Mem:"+parts[1])
+	_, after := freeMem(t, "Mem:"+parts[2])
+	if after-before < 90 {
+		t.Errorf("used went %d -> %d MiB after allocating 100 MiB", before, after)
+	}
+
+	// Another cgroup on the same mount sees its own numbers: cpuset {0}, 512 MiB.
+	out = inContainer(t, pinned, s.dir, `free -m; echo nproc=$(getconf _NPROCESSORS_ONLN); echo cpuinfo=$(grep -c ^processor /proc/cpuinfo)`)
+	if total, _ := freeMem(t, out); total != 512 {
+		t.Errorf("pinned: free -m total %d, want 512\n%s", total, out)
+	}
+	if !strings.Contains(out, "nproc=1\n") || !strings.Contains(out, "cpuinfo=1\n") {
+		t.Errorf("pinned: want 1 CPU\n%s", out)
+	}
+}
+
+func field(t *testing.T, out, key string) float64 {
+	t.Helper()
+	i := strings.Index(out, key)
+	if i < 0 {
+		t.Fatalf("no %s in\n%s", key, out)
+	}
+	v, err := strconv.ParseFloat(strings.Fields(out[i+len(key):])[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The kernel gives the server PID 0 for a reader outside the server's PID namespace. Here the
+// server runs in a child PID namespace and this test process reads: it gets the host's file.
+func TestPIDZeroReaderGetsHostFile(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	procDir := t.TempDir()
+	t.Cleanup(func() { syscall.Unmount(procDir, syscall.MNT_DETACH) })
+	// The server needs a procfs of its own PID namespace to resolve its readers.
+	s := startServer(t, dir, []string{"unshare", "-p", "-f", "sh", "-c", `mount -t proc proc "$0" && exec "$@"`, procDir}, "--proc-root", procDir)
+	cg := testcgroup.New(t, "pid0", testcgroup.Limits{MemoryBytes: 128 << 20})
+	// This process is outside the server's namespace, and in no limited cgroup: host values.
+	got, err := os.ReadFile(filepath.Join(s.dir, "proc/meminfo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.ReadFile("/proc/meminfo")
+	if line(got) != line(host) {
+		t.Errorf("PID-0 reader got %q, want the host's %q", line(got), line(host))
+	}
+	// Even a process in a limited cgroup, when outside the namespace, gets nothing of its cgroup.
+	out, err := cg.Command("head", "-1", filepath.Join(s.dir, "proc/meminfo")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(out)) != line(host) {
+		t.Errorf("PID-0 reader in a 128 MiB cgroup got %q, want the host's line", out)
+	}
+}
+
+func line(b []byte) string { l, _, _ := bytes.Cut(b, []byte("\n")); return string(l) }
+
+// SIGTERM unmounts and exits 0; a SIGKILLed server leaves a dead mount that the next one replaces.
+func TestRestartAndShutdown(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	s1 := startServer(t, dir, nil)
+	s1.cmd.Process.Kill()
+	s1.cmd.Wait()
+	_, err := os.ReadFile(filepath.Join(dir, "proc/meminfo"))
+	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
+		t.Fatalf("after SIGKILL read gave %v, want ENOTCONN", err)
+	}
+	s2 := startServer(t, dir, nil)
+	if !strings.Contains(s2.log.String(), "detaching a previous instance's mount") {
+		t.Errorf("log does not say the stale mount was detached:\n%s", s2.log)
+	}
+	if err := s2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, s2.log)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if bytes.Contains(mi, []byte(" "+dir+" ")) {
+		t.Errorf("%s still mounted after SIGTERM", dir)
+	}
+}
+
+func TestClearErrors(t *testing.T) {
+	needRoot(t)
+	nonEmpty := t.TempDir()
+	os.WriteFile(filepath.Join(nonEmpty, "x"), nil, 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing mount point", []string{"serve", "--mountpoint", "/nonexistent/view"}, "mount point /nonexistent/view"},
+		{"non-empty mount point", []string{"serve", "--mountpoint", nonEmpty}, "is not empty"},
+		{"not a cgroup root", []string{"serve", "--mountpoint", t.TempDir(), "--cgroup-root", t.TempDir()}, "not a cgroup filesystem"},
+		{"bad cpu view", []string{"serve", "--mountpoint", t.TempDir(), "--cpu-view", "cores"}, "want quota or cpuset"},
+		{"unknown file", []string{"serve", "--mountpoint", t.TempDir(), "--files", "proc/vmstat"}, `unknown view file "proc/vmstat"`},
+		{"probe on nothing", []string{"probe", "--mountpoint", t.TempDir()}, "is not mounted yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(binary, tt.args...).CombinedOutput()
+			if err == nil {
+				t.Fatalf("exit 0, want failure; output:\n%s", out)
+			}
+			if !strings.Contains(string(out), tt.want) || strings.Count(strings.TrimSpace(string(out)), "\n") > 0 {
+				t.Errorf("output %q, want one line containing %q", out, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	out, err := exec.Command(binary, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{config.EnvMountPoint, config.EnvCgroupRoot, config.EnvProcRoot, config.EnvScope, config.EnvCPUView, config.EnvFiles, config.EnvReattach} {
+		if !strings.Contains(string(out), env) {
+			t.Errorf("--help does not mention %s", env)
+		}
+	}
+}
