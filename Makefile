@@ -5,13 +5,17 @@ BIN := bin
 LDFLAGS := -s -w
 .DEFAULT_GOAL := help
 
-.PHONY: help build test unit fuzz demo e2e bench clean
+.PHONY: help build sidecar injector test unit fuzz demo e2e bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-build: ## build static binaries into bin/
+build: sidecar injector ## build static binaries into bin/
+
+sidecar: ## build bin/procview-sidecar only
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/procview-sidecar ./sidecar/cmd/procview-sidecar
+
+injector: ## build bin/procview-injector only
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/procview-injector ./injector/cmd/procview-injector
 
 test: ## install what the tests need, then run every test (unit, fuzz, integration, and e2e as root)
@@ -23,13 +27,13 @@ unit: ## go tests only (no installs)
 fuzz: ## a short run of every fuzz target
 	bash test/fuzz.sh
 
-demo: build ## show a 256 MiB / 0.5 CPU view on this machine, side by side with the host's
+demo: sidecar ## show a 256 MiB / 0.5 CPU view on this machine, side by side with the host's
 	bash test/demo.sh
 
 e2e: build ## end-to-end tests in real pods on a local single-node Kubernetes
 	bash test/e2e.sh
 
-bench: build ## procview vs lxcfs vs native /proc: latency, server CPU, RSS (ratios, key=value)
+bench: sidecar ## procview vs lxcfs vs native /proc: latency, server CPU, RSS (ratios, key=value)
 	bash test/bench/run.sh
 
 clean: ## remove built binaries
