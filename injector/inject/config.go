@@ -1,0 +1,95 @@
+package inject
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// EnvPrefix is the environment prefix of the injector's settings (envconfig).
+const EnvPrefix = "PROCVIEW_INJECTOR"
+
+// Config is what the mutation needs to know; the binary fills it from the environment
+// (envconfig, prefix PROCVIEW_INJECTOR) and flags. Call Validate before Inject.
+type Config struct {
+	SidecarImage       string   `envconfig:"SIDECAR_IMAGE" default:"localhost/procview-sidecar:dev" desc:"image of the procview sidecar"`
+	SidecarPullPolicy  string   `envconfig:"SIDECAR_PULL_POLICY" default:"IfNotPresent" desc:"imagePullPolicy of the sidecar: Always, IfNotPresent or Never"`
+	ExcludedNamespaces []string `envconfig:"EXCLUDED_NAMESPACES" default:"kube-system,kube-public" desc:"comma-separated namespaces never injected"`
+	CPUView            string   `envconfig:"CPU_VIEW" default:"quota" desc:"default CPU view of the sidecar (quota or cpuset); a pod overrides it with procview.dev/cpu-view"`
+	SidecarCPURequest  string   `envconfig:"SIDECAR_CPU_REQUEST" default:"10m" desc:"default CPU request of the sidecar (it never gets a CPU limit unless the pod is Guaranteed)"`
+	SidecarMemRequest  string   `envconfig:"SIDECAR_MEMORY_REQUEST" default:"16Mi" desc:"default memory request of the sidecar (capped by its limit)"`
+	SidecarMemLimit    string   `envconfig:"SIDECAR_MEMORY_LIMIT" default:"32Mi" desc:"default memory limit of the sidecar"`
+	OwnPodSelector     string   `envconfig:"OWN_POD_SELECTOR" default:"app.kubernetes.io/name=procview-injector" desc:"label selector of the injector's own pods, which are never injected (empty: none)"`
+	Version            string   `envconfig:"-"` // recorded in the status annotation; set by the binary
+}
+
+// DefaultConfig returns the settings' defaults (the same as the envconfig defaults).
+func DefaultConfig() Config {
+	return Config{
+		SidecarImage:       "localhost/procview-sidecar:dev",
+		SidecarPullPolicy:  "IfNotPresent",
+		ExcludedNamespaces: []string{"kube-system", "kube-public"},
+		CPUView:            "quota",
+		SidecarCPURequest:  "10m",
+		SidecarMemRequest:  "16Mi",
+		SidecarMemLimit:    "32Mi",
+		OwnPodSelector:     "app.kubernetes.io/name=procview-injector",
+		Version:            "dev",
+	}
+}
+
+// minSidecarMemory is the smallest memory limit the sidecar runs in (it caps its Go heap at 12 MiB).
+var minSidecarMemory = resource.MustParse("16Mi")
+
+// Validate reports the first unusable setting.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.SidecarImage) == "" {
+		return fmt.Errorf("%s_SIDECAR_IMAGE is empty", EnvPrefix)
+	}
+	switch c.SidecarPullPolicy {
+	case "Always", "IfNotPresent", "Never":
+	default:
+		return fmt.Errorf("%s_SIDECAR_PULL_POLICY=%q: want Always, IfNotPresent or Never", EnvPrefix, c.SidecarPullPolicy)
+	}
+	if err := checkCPUView(c.CPUView); err != nil {
+		return fmt.Errorf("%s_CPU_VIEW: %w", EnvPrefix, err)
+	}
+	if _, err := positiveQuantity(c.SidecarCPURequest, resource.Quantity{}); err != nil {
+		return fmt.Errorf("%s_SIDECAR_CPU_REQUEST: %w", EnvPrefix, err)
+	}
+	if _, err := positiveQuantity(c.SidecarMemRequest, resource.Quantity{}); err != nil {
+		return fmt.Errorf("%s_SIDECAR_MEMORY_REQUEST: %w", EnvPrefix, err)
+	}
+	if _, err := positiveQuantity(c.SidecarMemLimit, minSidecarMemory); err != nil {
+		return fmt.Errorf("%s_SIDECAR_MEMORY_LIMIT: %w", EnvPrefix, err)
+	}
+	if _, err := labels.Parse(c.OwnPodSelector); err != nil {
+		return fmt.Errorf("%s_OWN_POD_SELECTOR=%q: %w", EnvPrefix, c.OwnPodSelector, err)
+	}
+	return nil
+}
+
+func checkCPUView(v string) error {
+	switch v {
+	case "quota", "cpuset":
+		return nil
+	}
+	return fmt.Errorf("%q: want quota or cpuset", v)
+}
+
+// positiveQuantity parses s and checks it is above zero and at least min.
+func positiveQuantity(s string, min resource.Quantity) (resource.Quantity, error) {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return q, fmt.Errorf("%q is not a quantity (e.g. 10m, 32Mi): %v", s, err)
+	}
+	if q.Sign() <= 0 {
+		return q, fmt.Errorf("%q: must be above zero", s)
+	}
+	if q.Cmp(min) < 0 {
+		return q, fmt.Errorf("%q: must be at least %s", s, min.String())
+	}
+	return q, nil
+}

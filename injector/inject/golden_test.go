@@ -1,0 +1,150 @@
+package inject
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
+
+// testConfig is the configuration of every golden: the defaults with a fixed version.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Version = "test"
+	return cfg
+}
+
+// readCase reads testdata/pods/NAME.yaml: an optional Namespace document (name and labels the
+// injector sees), then the Pod.
+func readCase(t testing.TB, file string) (*corev1.Pod, NamespaceInfo) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod *corev1.Pod
+	var ns NamespaceInfo
+	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		switch meta.Kind {
+		case "Namespace":
+			var n corev1.Namespace
+			if err := yaml.UnmarshalStrict(doc, &n); err != nil {
+				t.Fatalf("%s: namespace: %v", file, err)
+			}
+			ns = NamespaceInfo{Name: n.Name, Labels: n.Labels}
+		case "Pod":
+			pod = &corev1.Pod{}
+			if err := yaml.UnmarshalStrict(doc, pod); err != nil {
+				t.Fatalf("%s: pod: %v", file, err)
+			}
+		default:
+			t.Fatalf("%s: unexpected kind %q", file, meta.Kind)
+		}
+	}
+	if pod == nil {
+		t.Fatalf("%s: no Pod", file)
+	}
+	return pod, ns
+}
+
+// render writes the outcome as the golden file holds it: comments with the skip reason,
+// warnings and error, then the resulting pod.
+func render(t testing.TB, res Result, err error) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# skip: %s\n", orNone(string(res.Skip)))
+	for _, w := range res.Warnings {
+		fmt.Fprintf(&b, "# warning: %s\n", w)
+	}
+	if err != nil {
+		fmt.Fprintf(&b, "# error: %s\n", err)
+	}
+	out, merr := yaml.Marshal(res.Pod)
+	if merr != nil {
+		t.Fatal(merr)
+	}
+	b.Write(out)
+	return b.Bytes()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none (injected)"
+	}
+	return s
+}
+
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/pods/*.yaml")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no inputs in testdata/pods (%v)", err)
+	}
+	want := map[string]bool{}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
+		golden := filepath.Join("testdata", "golden", name+".yaml")
+		want[golden] = true
+		t.Run(name, func(t *testing.T) {
+			pod, ns := readCase(t, in)
+			before := pod.DeepCopy()
+			res, err := Inject(pod, ns, testConfig())
+			if d := cmp.Diff(before, pod); d != "" {
+				t.Fatalf("Inject modified its input (-before +after):\n%s", d)
+			}
+			if err != nil && !errors.As(err, new(*InvalidAnnotationError)) {
+				t.Fatalf("error of an unexpected type %T: %v", err, err)
+			}
+			got := render(t, res, err)
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			exp, rerr := os.ReadFile(golden)
+			if rerr != nil {
+				t.Fatalf("%v (run go test -run TestGolden -update to create it)", rerr)
+			}
+			if d := cmp.Diff(string(exp), string(got)); d != "" {
+				t.Errorf("%s differs (-golden +got); rerun with -update if intended:\n%s", golden, d)
+			}
+			again, err2 := Inject(res.Pod, ns, testConfig())
+			if err == nil && err2 != nil {
+				t.Fatalf("re-injecting the output failed: %v", err2)
+			}
+			if d := cmp.Diff(res.Pod, again.Pod); d != "" {
+				t.Errorf("injecting twice differs from injecting once (-once +twice):\n%s", d)
+			}
+		})
+	}
+	goldens, _ := filepath.Glob("testdata/golden/*.yaml")
+	var stale []string
+	for _, g := range goldens {
+		if !want[g] {
+			if *update {
+				os.Remove(g)
+				continue
+			}
+			stale = append(stale, g)
+		}
+	}
+	sort.Strings(stale)
+	if len(stale) > 0 {
+		t.Errorf("stale goldens without an input in testdata/pods (delete them or run -update): %v", stale)
+	}
+}

@@ -1,0 +1,547 @@
+// Package inject is the pure mutation behind the procview webhook and the `inject` CLI: it
+// takes a pod (and what is known of its namespace) and returns the pod with the procview
+// sidecar, its volume and the view's mounts added, or the unchanged pod and why it was skipped.
+// Nothing here does I/O, so the webhook, the CLI and the tests share exactly one behaviour.
+package inject
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/procview/procview/sidecar/config"
+)
+
+// Pod annotations. Only AnnotationInject is read on pods that have not opted in.
+const (
+	// AnnotationInject opts a pod in ("true") or out ("false"). Required.
+	AnnotationInject = "procview.dev/inject"
+	// AnnotationFiles picks the view files: "all" (default), a comma-separated list of names
+	// (meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,online, or paths such as proc/meminfo),
+	// or a list of exclusions each starting with "-" (e.g. "-diskstats,-swaps").
+	AnnotationFiles = "procview.dev/files"
+	// AnnotationCPUView sets how the CPU count is computed: "quota" (ceil(quota/period) capped
+	// by the cpuset) or "cpuset". Default: the injector's PROCVIEW_INJECTOR_CPU_VIEW.
+	AnnotationCPUView = "procview.dev/cpu-view"
+	// AnnotationSidecarCPU is the sidecar's CPU request (a quantity above zero, e.g. "20m").
+	AnnotationSidecarCPU = "procview.dev/sidecar-cpu"
+	// AnnotationSidecarMemory is the sidecar's memory limit (a quantity of at least 16Mi); its
+	// request is the configured default request, capped by this limit.
+	AnnotationSidecarMemory = "procview.dev/sidecar-memory"
+	// AnnotationStatus is written by the injector (JSON, see Status); never set it by hand.
+	AnnotationStatus = "procview.dev/status"
+
+	annotationPrefix = "procview.dev/"
+)
+
+// Pod Security Admission's enforce label: any level other than privileged rejects our privileged sidecar.
+const psaEnforceLabel = "pod-security.kubernetes.io/enforce"
+
+// The pod layout shared with the sidecar (see the project brief).
+const (
+	SidecarName   = "procview"           // the sidecar's container name
+	VolumeName    = "procview"           // the emptyDir holding the view
+	VolumePath    = "/var/lib/procview"  // where every container mounts the volume
+	MountPoint    = VolumePath + "/view" // the FUSE mount, a subdirectory (a dead mount at the root would break the sidecar's restart)
+	SidecarBinary = "/procview-sidecar"  // the binary's path in the sidecar image
+	viewSubPath   = "view"               // subPath prefix of the view files in the volume
+	probeFailures = 60                   // startupProbe: 60 × 1 s before the kubelet restarts the sidecar
+)
+
+// SkipReason says why a pod was left alone. The empty reason means the pod was injected (or,
+// for an already injected pod, completed with containers added since).
+type SkipReason string
+
+// Every reason a pod can be left alone; they label the webhook's metrics and logs.
+const (
+	NotSkipped            SkipReason = ""
+	SkipNotOptedIn        SkipReason = "not-opted-in"             // no procview.dev/inject annotation
+	SkipOptedOut          SkipReason = "opted-out"                // procview.dev/inject: "false"
+	SkipExcludedNamespace SkipReason = "excluded-namespace"       // namespace listed in EXCLUDED_NAMESPACES
+	SkipOwnPod            SkipReason = "own-pod"                  // matches OWN_POD_SELECTOR (the injector itself)
+	SkipAlreadyInjected   SkipReason = "already-injected"         // status annotation and sidecar present, nothing to add
+	SkipInvalidAnnotation SkipReason = "invalid-annotation"       // a procview.dev/ value is invalid: the pod is rejected
+	SkipHostPID           SkipReason = "host-pid"                 // hostPID pods cannot share a pod PID namespace
+	SkipWindows           SkipReason = "windows"                  // spec.os.name or the kubernetes.io/os node selector is windows
+	SkipPSAForbidden      SkipReason = "psa-privileged-forbidden" // namespace enforces baseline/restricted Pod Security
+	SkipNameConflict      SkipReason = "name-conflict"            // a container or volume named procview exists already
+	SkipAllFilesConflict  SkipReason = "all-files-conflict"       // every container already mounts something at every view path
+	SkipNamespaceUnknown  SkipReason = "namespace-lookup-failed"  // webhook only: the namespace could not be read
+	SkipNotCreate         SkipReason = "not-create"               // webhook only: an UPDATE or CONNECT; pods are injected at creation
+)
+
+// SkipReasons lists every reason, for documentation and metrics.
+var SkipReasons = []SkipReason{
+	SkipNotOptedIn, SkipOptedOut, SkipExcludedNamespace, SkipOwnPod, SkipAlreadyInjected,
+	SkipInvalidAnnotation, SkipHostPID, SkipWindows, SkipPSAForbidden, SkipNameConflict,
+	SkipAllFilesConflict, SkipNamespaceUnknown, SkipNotCreate,
+}
+
+// NamespaceInfo is what the injector knows of the pod's namespace.
+type NamespaceInfo struct {
+	Name   string // overrides pod.Namespace when set (a pod being created may not carry it yet)
+	Labels map[string]string
+}
+
+// Result is the outcome of Inject. Pod is always a copy; it equals the input unless Skip is NotSkipped.
+type Result struct {
+	Pod      *corev1.Pod
+	Warnings []string
+	Skip     SkipReason
+}
+
+// Status is the JSON of the procview.dev/status annotation.
+type Status struct {
+	Version    string              `json:"version"`    // the injector's version
+	Container  string              `json:"container"`  // the sidecar's container name
+	Image      string              `json:"image"`      // the sidecar's image
+	CPUView    string              `json:"cpuView"`    // quota or cpuset
+	Files      []string            `json:"files"`      // view files the sidecar serves (short names)
+	Containers map[string][]string `json:"containers"` // per container: the files mounted in it
+}
+
+// InvalidAnnotationError is returned for a pod whose procview.dev/ annotations cannot be applied.
+// The webhook denies such a pod; nothing is half-applied.
+type InvalidAnnotationError struct{ Problems []string }
+
+func (e *InvalidAnnotationError) Error() string {
+	return "procview: invalid annotations: " + strings.Join(e.Problems, "; ")
+}
+
+// file is one view file: its path relative to the mount point and its short name.
+type file struct{ path, name string }
+
+func viewFiles() []file {
+	fs := make([]file, len(config.ViewFiles))
+	for i, p := range config.ViewFiles {
+		fs[i] = file{path: p, name: path.Base(p)}
+	}
+	return fs
+}
+
+// Inject returns the pod with procview added, or unchanged with the reason it was skipped.
+// It never modifies its input. Injecting an injected pod changes nothing. An error (always an
+// *InvalidAnnotationError) comes with Skip = SkipInvalidAnnotation and the unchanged pod.
+func Inject(in *corev1.Pod, ns NamespaceInfo, cfg Config) (Result, error) {
+	pod := in.DeepCopy()
+	skip := func(r SkipReason, warnings ...string) (Result, error) {
+		return Result{Pod: in.DeepCopy(), Skip: r, Warnings: warnings}, nil
+	}
+	switch v, ok := pod.Annotations[AnnotationInject]; {
+	case !ok:
+		return skip(SkipNotOptedIn)
+	case v == "false":
+		return skip(SkipOptedOut)
+	case v != "true":
+		return Result{Pod: pod, Skip: SkipInvalidAnnotation}, &InvalidAnnotationError{Problems: []string{
+			fmt.Sprintf("%s=%q: want \"true\" or \"false\"", AnnotationInject, v)}}
+	}
+	nsName := ns.Name
+	if nsName == "" {
+		nsName = pod.Namespace
+	}
+	if nsName != "" && slices.Contains(cfg.ExcludedNamespaces, nsName) {
+		return skip(SkipExcludedNamespace, fmt.Sprintf("procview: namespace %q is excluded from injection", nsName))
+	}
+	if cfg.OwnPodSelector != "" {
+		sel, err := labels.Parse(cfg.OwnPodSelector)
+		if err == nil && sel.Matches(labels.Set(pod.Labels)) {
+			return skip(SkipOwnPod)
+		}
+	}
+	if hasSidecar(pod) {
+		if raw, ok := pod.Annotations[AnnotationStatus]; ok {
+			return complete(pod, raw)
+		}
+		return skip(SkipNameConflict, fmt.Sprintf("procview: not injected: the pod already has a container named %q", SidecarName))
+	}
+
+	opts, warnings, err := readAnnotations(pod, cfg)
+	if err != nil {
+		return Result{Pod: pod, Skip: SkipInvalidAnnotation}, err
+	}
+	if pod.Spec.HostPID {
+		return skip(SkipHostPID, append(warnings, "procview: not injected: hostPID pods see the host's processes and cannot share a pod PID namespace")...)
+	}
+	if isWindows(pod) {
+		return skip(SkipWindows, append(warnings, "procview: not injected: Windows pods have no /proc")...)
+	}
+	if lvl, ok := ns.Labels[psaEnforceLabel]; ok && lvl != "privileged" {
+		return skip(SkipPSAForbidden, append(warnings, fmt.Sprintf(
+			"procview: not injected: namespace %q enforces Pod Security %q, which rejects the privileged procview sidecar (label the namespace %s=privileged to allow it)",
+			nsName, lvl, psaEnforceLabel))...)
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == VolumeName {
+			return skip(SkipNameConflict, append(warnings, fmt.Sprintf("procview: not injected: the pod already has a volume named %q", VolumeName))...)
+		}
+	}
+	if _, stale := pod.Annotations[AnnotationStatus]; stale {
+		warnings = append(warnings, fmt.Sprintf("procview: %s was present without the sidecar: replaced", AnnotationStatus))
+	}
+
+	st := Status{Version: cfg.Version, Container: SidecarName, Image: cfg.SidecarImage, CPUView: opts.cpuView,
+		Containers: map[string][]string{}}
+	served := map[string]bool{}
+	for _, c := range appContainers(pod) {
+		names, w := mountView(c, opts.files)
+		warnings = append(warnings, w...)
+		st.Containers[c.Name] = names
+		for _, n := range names {
+			served[n] = true
+		}
+	}
+	if len(served) == 0 {
+		return skip(SkipAllFilesConflict, append(warnings, "procview: not injected: every container already mounts something at every selected view path")...)
+	}
+	var servedFiles []file
+	for _, f := range opts.files {
+		if served[f.name] {
+			servedFiles = append(servedFiles, f)
+			st.Files = append(st.Files, f.name)
+		}
+	}
+
+	if p := pod.Spec.ShareProcessNamespace; p != nil && !*p {
+		warnings = append(warnings, "procview: set shareProcessNamespace to true (was false): the sidecar finds each reader's container through the shared PID namespace")
+	}
+	pod.Spec.ShareProcessNamespace = ptr(true)
+	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
+		Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	sc, w := sidecar(pod, cfg, opts, servedFiles)
+	warnings = append(warnings, w...)
+	pod.Spec.InitContainers = append([]corev1.Container{sc}, pod.Spec.InitContainers...)
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[AnnotationStatus] = marshalStatus(st)
+	return Result{Pod: pod, Warnings: warnings}, nil
+}
+
+// complete handles a pod injected before: containers added since (e.g. by a webhook that ran
+// after ours, with reinvocation) get the view; everything else stays as it is.
+func complete(pod *corev1.Pod, raw string) (Result, error) {
+	var st Status
+	if err := json.Unmarshal([]byte(raw), &st); err != nil || st.Containers == nil {
+		return Result{Pod: pod, Skip: SkipAlreadyInjected,
+			Warnings: []string{fmt.Sprintf("procview: %s is not readable; leaving the injected pod as it is", AnnotationStatus)}}, nil
+	}
+	var files []file
+	for _, f := range viewFiles() {
+		if slices.Contains(st.Files, f.name) {
+			files = append(files, f)
+		}
+	}
+	var added []string
+	var warnings []string
+	for _, c := range appContainers(pod) {
+		if _, done := st.Containers[c.Name]; done {
+			continue
+		}
+		names, w := mountView(c, files)
+		warnings = append(warnings, w...)
+		st.Containers[c.Name] = names
+		added = append(added, c.Name)
+	}
+	if len(added) == 0 {
+		return Result{Pod: pod, Skip: SkipAlreadyInjected}, nil
+	}
+	pod.Annotations[AnnotationStatus] = marshalStatus(st)
+	warnings = append(warnings, fmt.Sprintf("procview: added the view to containers created after injection: %s", strings.Join(added, ", ")))
+	return Result{Pod: pod, Warnings: warnings}, nil
+}
+
+func marshalStatus(st Status) string {
+	if st.Files == nil {
+		st.Files = []string{}
+	}
+	for k, v := range st.Containers {
+		if v == nil {
+			st.Containers[k] = []string{}
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		panic(fmt.Sprintf("marshal status: %v", err)) // strings, slices and maps of strings always marshal
+	}
+	return string(b)
+}
+
+func hasSidecar(pod *corev1.Pod) bool {
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			if c.Name == SidecarName {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appContainers are the containers that get the view: every init container but ours
+// (ours comes first, so all of them run after it) and every app container.
+func appContainers(pod *corev1.Pod) []*corev1.Container {
+	var cs []*corev1.Container
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name != SidecarName {
+			cs = append(cs, &pod.Spec.InitContainers[i])
+		}
+	}
+	for i := range pod.Spec.Containers {
+		cs = append(cs, &pod.Spec.Containers[i])
+	}
+	return cs
+}
+
+func isWindows(pod *corev1.Pod) bool {
+	if pod.Spec.OS != nil && strings.EqualFold(string(pod.Spec.OS.Name), "windows") {
+		return true
+	}
+	return strings.EqualFold(pod.Spec.NodeSelector["kubernetes.io/os"], "windows")
+}
+
+// mountView adds the view's mounts to one container, leaving out each file whose path (or a
+// parent directory of it) the container already mounts something at. It returns the names of
+// the files mounted and a warning per file left out.
+func mountView(c *corev1.Container, files []file) ([]string, []string) {
+	names := []string{}
+	var left []string
+	var mounts []corev1.VolumeMount
+	for _, f := range files {
+		target := config.TargetPath(f.path)
+		if by, ok := mountedAt(c, target, false); ok {
+			left = append(left, fmt.Sprintf("%s (volume %q at %s)", target, by.Name, by.MountPath))
+			continue
+		}
+		mounts = append(mounts, corev1.VolumeMount{Name: VolumeName, MountPath: target,
+			SubPath: viewSubPath + "/" + f.path, ReadOnly: true})
+		names = append(names, f.name)
+	}
+	var warnings []string
+	if len(left) > 0 {
+		warnings = append(warnings, fmt.Sprintf("procview: container %q keeps its own %s", c.Name, strings.Join(left, ", ")))
+	}
+	if len(mounts) == 0 {
+		return names, warnings
+	}
+	if by, ok := mountedAt(c, VolumePath, true); ok {
+		warnings = append(warnings, fmt.Sprintf(
+			"procview: container %q mounts volume %q at %s, so it does not get %s: its view files will not be re-attached if the sidecar restarts",
+			c.Name, by.Name, by.MountPath, VolumePath))
+	} else {
+		mounts = append(mounts, corev1.VolumeMount{Name: VolumeName, MountPath: VolumePath, ReadOnly: true,
+			MountPropagation: ptr(corev1.MountPropagationHostToContainer)})
+	}
+	c.VolumeMounts = append(c.VolumeMounts, mounts...)
+	return names, warnings
+}
+
+// mountedAt finds a mount of another volume at target, or for a file at a parent directory of
+// it (other than "/": the user chose what is there), or for a directory below it (ours would hide it).
+func mountedAt(c *corev1.Container, target string, dir bool) (corev1.VolumeMount, bool) {
+	for _, m := range c.VolumeMounts {
+		if m.Name == VolumeName {
+			continue
+		}
+		p := path.Clean("/" + m.MountPath)
+		if p == "/" {
+			continue
+		}
+		if p == target || (!dir && strings.HasPrefix(target, p+"/")) || (dir && strings.HasPrefix(p, target+"/")) {
+			return m, true
+		}
+	}
+	return corev1.VolumeMount{}, false
+}
+
+// options are the pod's choices after its annotations were read.
+type options struct {
+	files    []file
+	cpuView  string
+	cpu      resource.Quantity
+	memLimit resource.Quantity
+}
+
+// readAnnotations validates every procview.dev/ annotation at once, so the error lists all problems.
+func readAnnotations(pod *corev1.Pod, cfg Config) (options, []string, error) {
+	var problems, warnings []string
+	o := options{files: viewFiles(), cpuView: cfg.CPUView}
+	var err error
+	if o.cpu, err = positiveQuantity(cfg.SidecarCPURequest, resource.Quantity{}); err != nil {
+		problems = append(problems, "injector setting SIDECAR_CPU_REQUEST: "+err.Error())
+	}
+	if o.memLimit, err = positiveQuantity(cfg.SidecarMemLimit, minSidecarMemory); err != nil {
+		problems = append(problems, "injector setting SIDECAR_MEMORY_LIMIT: "+err.Error())
+	}
+	keys := make([]string, 0, len(pod.Annotations))
+	for k := range pod.Annotations {
+		if strings.HasPrefix(k, annotationPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := pod.Annotations[k]
+		switch k {
+		case AnnotationInject, AnnotationStatus:
+		case AnnotationFiles:
+			fs, err := parseFiles(v)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s=%q: %v", k, v, err))
+			}
+			o.files = fs
+		case AnnotationCPUView:
+			if err := checkCPUView(v); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
+			}
+			o.cpuView = v
+		case AnnotationSidecarCPU:
+			if o.cpu, err = positiveQuantity(v, resource.Quantity{}); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
+			}
+		case AnnotationSidecarMemory:
+			if o.memLimit, err = positiveQuantity(v, minSidecarMemory); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
+			}
+		default:
+			warnings = append(warnings, fmt.Sprintf("procview: unknown annotation %s ignored", k))
+		}
+	}
+	if len(problems) > 0 {
+		return o, nil, &InvalidAnnotationError{Problems: problems}
+	}
+	return o, warnings, nil
+}
+
+// parseFiles reads procview.dev/files: "all", names to include, or "-name"s to exclude.
+func parseFiles(v string) ([]file, error) {
+	all := viewFiles()
+	if strings.TrimSpace(v) == "all" {
+		return all, nil
+	}
+	var include, exclude []string
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		neg := strings.HasPrefix(item, "-")
+		name := strings.TrimPrefix(item, "-")
+		i := slices.IndexFunc(all, func(f file) bool { return name != "" && (f.name == name || f.path == name) })
+		if i < 0 {
+			var known []string
+			for _, f := range all {
+				known = append(known, f.name)
+			}
+			return nil, fmt.Errorf("unknown file %q (known: all, %s; prefix a name with - to exclude it)", item, strings.Join(known, ","))
+		}
+		if neg {
+			exclude = append(exclude, all[i].name)
+		} else {
+			include = append(include, all[i].name)
+		}
+	}
+	if len(include) > 0 && len(exclude) > 0 {
+		return nil, errors.New("mixes files to include and files to exclude (-name)")
+	}
+	var out []file
+	for _, f := range all {
+		if (len(include) > 0 && slices.Contains(include, f.name)) || (len(exclude) > 0 && !slices.Contains(exclude, f.name)) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("leaves no file to serve (to opt out, set procview.dev/inject: \"false\")")
+	}
+	return out, nil
+}
+
+// sidecar builds the procview native sidecar.
+func sidecar(pod *corev1.Pod, cfg Config, o options, files []file) (corev1.Container, []string) {
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.path)
+	}
+	memReq, err := resource.ParseQuantity(cfg.SidecarMemRequest)
+	if err != nil || memReq.Cmp(o.memLimit) > 0 {
+		memReq = o.memLimit.DeepCopy()
+	}
+	res := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: o.cpu, corev1.ResourceMemory: memReq},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: o.memLimit},
+	}
+	var warnings []string
+	if guaranteed(pod) {
+		// Keep the pod's QoS class: Guaranteed needs limits equal to requests in every container.
+		res.Limits[corev1.ResourceCPU] = o.cpu
+		res.Requests[corev1.ResourceMemory] = o.memLimit
+		warnings = append(warnings, fmt.Sprintf(
+			"procview: the pod is Guaranteed, so the sidecar's CPU limit equals its request (%s) to keep that QoS class; raise %s if reads of /proc are slow",
+			o.cpu.String(), AnnotationSidecarCPU))
+	}
+	if pod.Spec.Resources != nil {
+		warnings = append(warnings, "procview: the pod sets pod-level resources: leave room in them for the sidecar's requests and limits")
+	}
+	always := corev1.ContainerRestartPolicyAlways
+	return corev1.Container{
+		Name:            SidecarName,
+		Image:           cfg.SidecarImage,
+		ImagePullPolicy: corev1.PullPolicy(cfg.SidecarPullPolicy),
+		Command:         []string{SidecarBinary, "serve"},
+		Env: []corev1.EnvVar{
+			{Name: config.EnvMountPoint, Value: MountPoint},
+			{Name: config.EnvScope, Value: config.ScopePod},
+			{Name: config.EnvCPUView, Value: o.cpuView},
+			{Name: config.EnvFiles, Value: strings.Join(paths, ",")},
+			{Name: config.EnvCgroupRoot, Value: config.CgroupRootAuto},
+			{Name: config.EnvReattach, Value: "true"},
+		},
+		Resources:     res,
+		RestartPolicy: &always,
+		VolumeMounts: []corev1.VolumeMount{{Name: VolumeName, MountPath: VolumePath,
+			MountPropagation: ptr(corev1.MountPropagationBidirectional)}},
+		StartupProbe: &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{SidecarBinary, "probe", "--mountpoint", MountPoint}}},
+			PeriodSeconds:    1,
+			TimeoutSeconds:   2,
+			FailureThreshold: probeFailures,
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext: &corev1.SecurityContext{
+			// Mounting FUSE and the cgroup filesystems, and Bidirectional propagation, need privilege.
+			// The explicit user overrides a pod-level runAsNonRoot or runAsUser.
+			Privileged:   ptr(true),
+			RunAsUser:    ptr(int64(0)),
+			RunAsGroup:   ptr(int64(0)),
+			RunAsNonRoot: ptr(false),
+		},
+	}, warnings
+}
+
+// guaranteed tells whether the pod is in the Guaranteed QoS class: every container has CPU
+// and memory limits, and its requests (if set) equal them.
+func guaranteed(pod *corev1.Pod) bool {
+	n := 0
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			n++
+			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				lim, ok := c.Resources.Limits[r]
+				if !ok || lim.IsZero() {
+					return false
+				}
+				if req, ok := c.Resources.Requests[r]; ok && req.Cmp(lim) != 0 {
+					return false
+				}
+			}
+		}
+	}
+	return n > 0
+}
+
+func ptr[T any](v T) *T { return &v }
