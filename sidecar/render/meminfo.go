@@ -1,5 +1,11 @@
 package render
 
+import (
+	"math/bits"
+
+	"github.com/procview/procview/sidecar/cgroup"
+)
+
 // renderMeminfo shows the container's memory as a machine: MemTotal is its limit (capped at the
 // host's RAM), the rest derives from its usage and memory.stat, as lxcfs does. Lines we do not
 // virtualize (HugePages, Vmalloc, ...) are copied from the host in the host's order.
@@ -34,11 +40,11 @@ func memValues(in Input) memView {
 	m := in.Snap.Memory
 	st := m.Stat
 	hostTotal, _ := meminfoKB(in.Host.MemInfo, "MemTotal")
-	total := min(m.Limit, hostTotal*1024)
+	total := min(m.Limit/1024, hostTotal) * 1024 // kB, like every other line
 	usage := min(m.Usage, total)
 	free := total - usage
-	// Page cache the kernel can drop counts as available, as the kernel's own MemAvailable does.
-	avail := min(total, free+st.ActiveFile+st.InactiveFile)
+	// Page cache and slab the kernel can drop count as available, as in lxcfs and the kernel's own MemAvailable.
+	avail := min(total, sat(free, st.ActiveFile, st.InactiveFile, st.SlabReclaimable))
 	v := memView{
 		total: total / 1024, free: free / 1024, avail: avail / 1024,
 		cached:     st.File / 1024,
@@ -51,20 +57,32 @@ func memValues(in Input) memView {
 		sreclaim: st.SlabReclaimable / 1024, sunreclaim: st.SlabUnreclaimable / 1024,
 		kernelStack: st.KernelStack / 1024, pageTables: st.PageTables / 1024,
 	}
-	v.swapTotal, v.swapFree = swapValues(in)
+	hostSwap, _ := meminfoKB(in.Host.MemInfo, "SwapTotal")
+	v.swapTotal, v.swapFree = swapValues(m, hostSwap)
 	return v
 }
 
 // swapValues returns the container's swap size and free swap in kB: its swap limit capped at
-// the host's swap, or 0 when the host has none or the kernel keeps no swap accounting.
-func swapValues(in Input) (total, free uint64) {
-	m := in.Snap.Memory
-	hostSwap, _ := meminfoKB(in.Host.MemInfo, "SwapTotal")
-	if !m.SwapAccounting || hostSwap == 0 {
+// the host's swap (hostKB), or 0 when the host has none or the kernel keeps no swap accounting.
+func swapValues(m cgroup.Memory, hostKB uint64) (total, free uint64) {
+	if !m.SwapAccounting || hostKB == 0 {
 		return 0, 0
 	}
-	t := min(m.SwapLimit, hostSwap*1024)
-	return t / 1024, (t - min(m.SwapUsage, t)) / 1024
+	t := min(m.SwapLimit/1024, hostKB)
+	return t, t - min(m.SwapUsage/1024, t)
+}
+
+// sat adds without wrapping around.
+func sat(vs ...uint64) uint64 {
+	var sum uint64
+	for _, v := range vs {
+		s, carry := bits.Add64(sum, v, 0)
+		if carry != 0 {
+			return ^uint64(0)
+		}
+		sum = s
+	}
+	return sum
 }
 
 func (v memView) get(key string) (uint64, bool) {

@@ -2,25 +2,25 @@ package render
 
 import (
 	"bytes"
-
-	"github.com/procview/procview/sidecar/cgroup"
 	"strconv"
 	"time"
 )
 
 // renderStat replaces the host's cpu lines with the container's: one line per visible CPU,
-// renumbered from 0, from its cgroup CPU time (v1 per-CPU where it fits, otherwise spread
-// evenly); idle is the container's lifetime on that CPU minus its use. Other lines are the host's.
+// renumbered from 0, from its cgroup CPU time (v1 per-CPU where it fits, otherwise User/System
+// spread evenly); idle is the container's lifetime on that CPU minus its use, never negative.
+// Other lines are the host's.
 func renderStat(dst []byte, in Input) ([]byte, error) {
-	cpus := cpuTimes(in)
-	var sumU, sumS, sumI uint64
-	for _, c := range cpus {
-		sumU, sumS, sumI = sumU+c.user, sumS+c.system, sumI+c.idle
+	visible := VisibleCPUs(in)
+	perCPU := perCPUFits(in, visible)
+	var sum cpuTime
+	for i := range visible {
+		c := cpuTimeAt(in, visible, i, perCPU)
+		sum = cpuTime{sum.user + c.user, sum.system + c.system, sum.idle + c.idle}
 	}
-	dst = appendStatCPU(dst, "cpu  ", sumU, sumS, sumI)
-	for i, c := range cpus {
-		name := strconv.AppendInt([]byte("cpu"), int64(i), 10)
-		dst = appendStatCPU(dst, string(append(name, ' ')), c.user, c.system, c.idle)
+	dst = appendStatCPU(dst, -1, sum)
+	for i := range visible {
+		dst = appendStatCPU(dst, i, cpuTimeAt(in, visible, i, perCPU))
 	}
 	host := in.Host.Stat
 	for len(host) > 0 {
@@ -37,55 +37,58 @@ func renderStat(dst []byte, in Input) ([]byte, error) {
 
 type cpuTime struct{ user, system, idle uint64 } // clock ticks
 
-func cpuTimes(in Input) []cpuTime {
-	visible := VisibleCPUs(in)
+// cpuTimeAt is the time of the i-th visible CPU.
+func cpuTimeAt(in Input, visible []int, i int, perCPU bool) cpuTime {
 	c := in.Snap.CPU
+	var u, s time.Duration
+	if perCPU {
+		for _, p := range c.PerCPU {
+			if p.CPU == visible[i] {
+				u, s = p.User, p.System
+				break
+			}
+		}
+	} else {
+		u, s = c.User/time.Duration(len(visible)), c.System/time.Duration(len(visible))
+	}
 	life := age(in)
-	out := make([]cpuTime, len(visible))
-	perCPU := perCPUOnVisible(c.PerCPU, visible)
-	for i, cpu := range visible {
-		var u, s time.Duration
-		if perCPU != nil {
-			u, s = perCPU[cpu].User, perCPU[cpu].System
-		} else {
-			u, s = c.User/time.Duration(len(visible)), c.System/time.Duration(len(visible))
-		}
-		out[i] = cpuTime{
-			user:   ticks(int64(u), in.Host.ClockTick),
-			system: ticks(int64(s), in.Host.ClockTick),
-			idle:   ticks(int64(life-u-s), in.Host.ClockTick),
-		}
+	return cpuTime{
+		user:   ticks(int64(u), in.Host.ClockTick),
+		system: ticks(int64(s), in.Host.ClockTick),
+		idle:   ticks(int64(life-u-s), in.Host.ClockTick),
 	}
-	return out
 }
 
-// perCPUOnVisible indexes per-CPU times by CPU when all the container's use lies on visible
-// CPUs; otherwise (its usage ran on CPUs it no longer sees) it returns nil to spread evenly.
-func perCPUOnVisible(per []cgroup.CPUTime, visible []int) map[int]cgroup.CPUTime {
+// perCPUFits reports whether per-CPU times can be shown as they are: the cgroup reports them
+// (v1) and all its use lies on visible CPUs. Otherwise (v2, or a container that ran on CPUs it
+// no longer sees) User/System are spread evenly.
+func perCPUFits(in Input, visible []int) bool {
+	per := in.Snap.CPU.PerCPU
 	if len(per) == 0 {
-		return nil
+		return false
 	}
-	seen := make(map[int]bool, len(visible))
-	for _, v := range visible {
-		seen[v] = true
-	}
-	out := make(map[int]cgroup.CPUTime, len(per))
 	for _, p := range per {
-		if !seen[p.CPU] && p.User+p.System > 0 {
-			return nil
+		if p.User+p.System > 0 && !contains(visible, p.CPU) {
+			return false
 		}
-		out[p.CPU] = p
 	}
-	return out
+	return true
 }
 
-func appendStatCPU(dst []byte, name string, user, system, idle uint64) []byte {
-	dst = append(dst, name...)
-	dst = strconv.AppendUint(dst, user, 10)
+// appendStatCPU writes "cpu  ..." (n < 0) or "cpuN ..." with the kernel's ten columns.
+func appendStatCPU(dst []byte, n int, t cpuTime) []byte {
+	if n < 0 {
+		dst = append(dst, "cpu  "...)
+	} else {
+		dst = append(dst, "cpu"...)
+		dst = strconv.AppendInt(dst, int64(n), 10)
+		dst = append(dst, ' ')
+	}
+	dst = strconv.AppendUint(dst, t.user, 10)
 	dst = append(dst, " 0 "...)
-	dst = strconv.AppendUint(dst, system, 10)
+	dst = strconv.AppendUint(dst, t.system, 10)
 	dst = append(dst, ' ')
-	dst = strconv.AppendUint(dst, idle, 10)
+	dst = strconv.AppendUint(dst, t.idle, 10)
 	return append(dst, " 0 0 0 0 0 0\n"...)
 }
 
@@ -94,5 +97,5 @@ func age(in Input) time.Duration {
 	if s := in.Snap.Start; s > 0 && s <= in.Now {
 		return in.Now - s
 	}
-	return in.Now
+	return max(in.Now, 0)
 }

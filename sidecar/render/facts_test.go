@@ -1,0 +1,126 @@
+package render
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/procview/procview/sidecar/cgroup"
+)
+
+// checkFacts asserts what a rendered file must say whatever the golden holds, so a careless
+// -update cannot bless a wrong answer. The fuzz target runs it on random snapshots too.
+func checkFacts(t testing.TB, path string, in Input, got []byte) {
+	t.Helper()
+	n := len(VisibleCPUs(in))
+	switch path {
+	case "proc/meminfo":
+		total, _ := meminfoKB(got, "MemTotal")
+		hostTotal, _ := meminfoKB(in.Host.MemInfo, "MemTotal")
+		free, _ := meminfoKB(got, "MemFree")
+		avail, _ := meminfoKB(got, "MemAvailable")
+		if total > hostTotal || total > in.Snap.Memory.Limit/1024 || free > total || avail > total || avail < free {
+			t.Errorf("meminfo: total %d (host %d, limit %d B) free %d available %d", total, hostTotal, in.Snap.Memory.Limit, free, avail)
+		}
+		swap, _ := meminfoKB(got, "SwapTotal")
+		swapFree, _ := meminfoKB(got, "SwapFree")
+		hostSwap, _ := meminfoKB(in.Host.MemInfo, "SwapTotal")
+		if swap > hostSwap || swapFree > swap || (!in.Snap.Memory.SwapAccounting && swap != 0) {
+			t.Errorf("meminfo: SwapTotal %d SwapFree %d (host %d, accounting %v)", swap, swapFree, hostSwap, in.Snap.Memory.SwapAccounting)
+		}
+	case "proc/cpuinfo":
+		if !cpuinfoKnown(in.Host.CPUInfo) {
+			return
+		}
+		var nums []int
+		for _, l := range strings.Split(string(got), "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if k = strings.TrimSpace(k); ok && (k == "processor" || k == "cpu number") {
+				x, _ := strconv.Atoi(strings.TrimSpace(v))
+				nums = append(nums, x)
+			}
+		}
+		for i, x := range nums {
+			if x != i {
+				t.Errorf("cpuinfo: processors numbered %v, want 0..%d", nums, n-1)
+				break
+			}
+		}
+		if len(nums) != n && bytes.Contains(in.Host.CPUInfo, []byte("processor\t:")) {
+			t.Errorf("cpuinfo: %d processors, want %d", len(nums), n)
+		}
+	case "proc/stat":
+		lines := strings.Split(string(got), "\n")
+		if !strings.HasPrefix(lines[0], "cpu  ") {
+			t.Errorf("stat starts %q", lines[0])
+		}
+		cpus := 0
+		for _, l := range lines[1:] {
+			if strings.HasPrefix(l, "cpu") {
+				if !strings.HasPrefix(l, "cpu"+strconv.Itoa(cpus)+" ") {
+					t.Errorf("stat: line %q, want cpu%d", l, cpus)
+				}
+				cpus++
+			}
+		}
+		if cpus != n {
+			t.Errorf("stat: %d cpuN lines, want %d", cpus, n)
+		}
+	case "proc/uptime":
+		f := strings.Fields(string(got))
+		up, err1 := strconv.ParseFloat(f[0], 64)
+		idle, err2 := strconv.ParseFloat(f[1], 64)
+		if len(f) != 2 || err1 != nil || err2 != nil || up < 0 || idle < 0 || idle > up*float64(n)+0.01 {
+			t.Errorf("uptime %q with %d CPUs", got, n)
+		}
+		if in.Snap.Start > 0 && in.Snap.Start <= in.Now && in.Now-in.Snap.Start < 1<<50 {
+			if want := (in.Now - in.Snap.Start).Seconds(); up > want+0.01 || up < want-0.01 {
+				t.Errorf("uptime %v, want the container's age %.2f", up, want)
+			}
+		}
+	case "proc/swaps":
+		var sum uint64
+		for _, l := range strings.Split(string(got), "\n")[1:] {
+			if f := strings.Fields(l); len(f) >= 4 {
+				size, _ := strconv.ParseUint(f[2], 10, 64)
+				used, _ := strconv.ParseUint(f[3], 10, 64)
+				if used > size {
+					t.Errorf("swaps: line %q uses more than its size", l)
+				}
+				sum += size
+			}
+		}
+		hostSwap, _ := meminfoKB(in.Host.MemInfo, "SwapTotal")
+		if hostSwap == hostSwapsKB(in.Host.Swaps) {
+			want, _ := swapValues(in.Snap.Memory, hostSwap)
+			if sum != want {
+				t.Errorf("swaps: sizes add up to %d kB, want the container's swap %d kB", sum, want)
+			}
+		}
+	case "sys/devices/system/cpu/online":
+		want := "0\n"
+		if n > 1 {
+			want = "0-" + strconv.Itoa(n-1) + "\n"
+		}
+		if string(got) != want {
+			t.Errorf("online %q, want %q", got, want)
+		}
+	}
+}
+
+func TestUptimeIdleNeverNegative(t *testing.T) {
+	host := &Host{Online: []int{0, 1}, ClockTick: 100}
+	// A busy container: more CPU time than its age on its one visible CPU.
+	snap := &cgroup.Snapshot{CPU: cgroup.CPU{QuotaUS: 100000, PeriodUS: 100000, User: 50 * time.Second}, Start: 100 * time.Second}
+	got, _ := renderUptime(nil, Input{Snap: snap, Host: host, Now: 110 * time.Second})
+	if string(got) != "10.00 0.00\n" {
+		t.Errorf("uptime %q, want 10.00 0.00", got)
+	}
+	snap.CPU.User = 4 * time.Second
+	got, _ = renderUptime(nil, Input{Snap: snap, Host: host, Now: 110 * time.Second})
+	if string(got) != "10.00 6.00\n" {
+		t.Errorf("uptime %q, want 10.00 6.00", got)
+	}
+}
