@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make e2e`: procview in real pods. Starts the local single-node Kubernetes (test/node/up.sh),
+# builds and imports the images, runs the injector as the cluster's webhook, runs the Go e2e
+# tests (test/e2e, build tag e2e) and always tears the node down (test/node/down.sh), also on
+# failure or Ctrl-C. Needs root on Linux; `make build` first (the Makefile's e2e target does it).
+#   E2E_RUN=REGEX         only the matching tests (go test -run)
+#   PROCVIEW_NODE_KEEP=1  leave the node up afterwards (test/node/down.sh stops it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "e2e: must run as root" >&2; exit 1; }
+for b in bin/procview-sidecar bin/procview-injector; do
+  [ -x "$b" ] || { echo "e2e: $b missing (run make build)" >&2; exit 1; }
+done
+
+t0=$SECONDS
+teardown() {
+  local rc=$?
+  if [ "${PROCVIEW_NODE_KEEP:-0}" = 1 ]; then
+    echo "e2e: node left up (PROCVIEW_NODE_KEEP=1); stop it with test/node/down.sh" >&2
+  else
+    bash test/node/down.sh || rc=1
+  fi
+  echo "e2e: total $((SECONDS - t0))s, exit $rc" >&2
+  exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+bash test/node/up.sh
+bash test/node/images.sh
+bash test/node/webhook.sh
+go test -tags e2e -count=1 -v -timeout 20m ${E2E_RUN:+-run "$E2E_RUN"} ./test/e2e/...

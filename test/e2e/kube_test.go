@@ -1,0 +1,321 @@
+//go:build e2e
+
+// Package e2e runs procview in real pods on the local single-node Kubernetes that
+// test/node/up.sh starts (test/e2e.sh does everything: `make e2e`). It drives the cluster with
+// the real kubectl, so what it checks is what a user sees.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The node's files, found through the state dir (PROCVIEW_NODE_DIR, as in test/node/lib.sh).
+var (
+	nodeDir     string
+	kubectlPath string
+	kubeconfig  string
+)
+
+const (
+	testappImage   = "localhost/procview-testapp:dev"
+	annInject      = "procview.dev/inject"
+	annStatus      = "procview.dev/status"
+	sidecarName    = "procview"
+	nodeName       = "localhost"
+	podReadyWithin = 120 * time.Second
+)
+
+func TestMain(m *testing.M) {
+	if err := setup(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n(start the node with test/node/up.sh --webhook, or run `make e2e`)\n", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func setup() error {
+	nodeDir = os.Getenv("PROCVIEW_NODE_DIR")
+	if nodeDir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		nodeDir = filepath.Join(wd, ".work", "node") // go test runs in test/e2e
+	}
+	kubeconfig = filepath.Join(nodeDir, "kubeconfig")
+	if _, err := os.Stat(kubeconfig); err != nil {
+		return fmt.Errorf("no node: %w", err)
+	}
+	bin, err := os.ReadFile(filepath.Join(nodeDir, "kube-bin"))
+	if err != nil {
+		return fmt.Errorf("no node: %w", err)
+	}
+	kubectlPath = filepath.Join(strings.TrimSpace(string(bin)), "kubectl")
+	os.Setenv("KUBECACHEDIR", filepath.Join(nodeDir, "kubectl-cache"))
+	out, err := kubectlOut("get", "node", nodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+	if err != nil {
+		return err
+	}
+	if out != "True" {
+		return fmt.Errorf("node %s is not Ready (%q)", nodeName, out)
+	}
+	return nil
+}
+
+// result of one kubectl run.
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+func kubectlStdin(stdin []byte, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kubectlPath, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(e.String()))
+	}
+	return result{o.String(), e.String(), err}
+}
+
+func kubectlOut(args ...string) (string, error) {
+	r := kubectlStdin(nil, args...)
+	return strings.TrimSpace(r.stdout), r.err
+}
+
+// kubectl runs kubectl and fails the test on error; it returns stdout.
+func kubectl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := kubectlOut(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var nsSeq atomic.Int64
+
+// newNamespace creates a namespace (with the default ServiceAccount there is no controller
+// to make) and deletes it with everything in it when the test ends.
+func newNamespace(t *testing.T, labels map[string]string) string {
+	t.Helper()
+	name := fmt.Sprintf("e2e-%s-%d-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), os.Getpid()%10000, nsSeq.Add(1))
+	if len(name) > 63 {
+		name = strings.TrimRight(name[len(name)-63:], "-")
+		name = strings.TrimLeft(name, "-")
+	}
+	ns := corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	create(t, "", &ns)
+	t.Cleanup(func() { deleteNamespace(t, name) })
+	no := false
+	sa := corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: name}, AutomountServiceAccountToken: &no}
+	create(t, name, &sa)
+	return name
+}
+
+// deleteNamespace deletes the pods (waiting for them: a hang here is a failure), then the
+// namespace, finalizing it by hand because no namespace controller runs on this node.
+func deleteNamespace(t *testing.T, name string) {
+	t.Helper()
+	if r := kubectlStdin(nil, "delete", "pods", "--all", "-n", name, "--grace-period=2", "--wait=true", "--timeout=90s"); r.err != nil {
+		t.Errorf("cleanup of namespace %s: %v", name, r.err)
+		kubectlStdin(nil, "delete", "pods", "--all", "-n", name, "--force", "--grace-period=0")
+	}
+	kubectlStdin(nil, "delete", "namespace", name, "--wait=false")
+	fin := fmt.Sprintf(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":%q},"spec":{"finalizers":[]}}`, name)
+	kubectlStdin([]byte(fin), "replace", "--raw", "/api/v1/namespaces/"+name+"/finalize", "-f", "-")
+}
+
+// create sends obj to the API server (through the webhook) and returns kubectl's stderr,
+// where admission warnings appear ("Warning: ...").
+func create(t testing.TB, ns string, obj any) string {
+	t.Helper()
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"create", "-f", "-"}
+	if ns != "" {
+		args = append(args, "-n", ns)
+	}
+	r := kubectlStdin(b, args...)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.stderr
+}
+
+// getPod reads the pod as the API server has it.
+func getPod(t testing.TB, ns, name string) *corev1.Pod {
+	t.Helper()
+	var p corev1.Pod
+	if err := json.Unmarshal([]byte(kubectl(t, "get", "pod", name, "-n", ns, "-o", "json")), &p); err != nil {
+		t.Fatalf("decode pod %s/%s: %v", ns, name, err)
+	}
+	return &p
+}
+
+// waitReady waits until the pod is Ready and returns it; on timeout it fails with the pod's
+// state and the sidecar's log, which is what one needs to see.
+func waitReady(t testing.TB, ns, name string) *corev1.Pod {
+	t.Helper()
+	r := kubectlStdin(nil, "wait", "pod", name, "-n", ns, "--for=condition=Ready", "--timeout="+podReadyWithin.String())
+	if r.err != nil {
+		desc := kubectlStdin(nil, "describe", "pod", name, "-n", ns)
+		logs := kubectlStdin(nil, "logs", name, "-n", ns, "-c", sidecarName, "--tail=30")
+		t.Fatalf("pod %s/%s not Ready: %v\n%s\nsidecar log:\n%s%s", ns, name, r.err, desc.stdout, logs.stdout, logs.stderr)
+	}
+	return getPod(t, ns, name)
+}
+
+// execIn runs a command in a container of a pod and returns its stdout.
+func execIn(t testing.TB, ns, pod, container string, cmd ...string) string {
+	t.Helper()
+	return kubectl(t, append([]string{"exec", pod, "-n", ns, "-c", container, "--"}, cmd...)...)
+}
+
+// --- pod building ---------------------------------------------------------------------------
+
+type podOpt func(*corev1.Pod)
+
+func limits(mem, cpu string) corev1.ResourceRequirements {
+	l := corev1.ResourceList{}
+	if mem != "" {
+		l[corev1.ResourceMemory] = resource.MustParse(mem)
+	}
+	if cpu != "" {
+		l[corev1.ResourceCPU] = resource.MustParse(cpu)
+	}
+	return corev1.ResourceRequirements{Limits: l}
+}
+
+func appContainer(name, mem, cpu string, command ...string) corev1.Container {
+	if len(command) == 0 {
+		command = []string{"sleep", "infinity"}
+	}
+	return corev1.Container{Name: name, Image: testappImage, ImagePullPolicy: corev1.PullIfNotPresent,
+		Command: command, Resources: limits(mem, cpu)}
+}
+
+// newPod is a pod on the node (no scheduler runs) with the given app containers.
+func newPod(name string, containers []corev1.Container, opts ...podOpt) *corev1.Pod {
+	grace := int64(5)
+	p := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}},
+		Spec: corev1.PodSpec{NodeName: nodeName, Containers: containers,
+			TerminationGracePeriodSeconds: &grace},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+func optIn(p *corev1.Pod) { p.Annotations[annInject] = "true" }
+
+func annotate(k, v string) podOpt { return func(p *corev1.Pod) { p.Annotations[k] = v } }
+
+// --- what the tests read ---------------------------------------------------------------------
+
+// freeTotalMiB runs procps `free -m` in the container and returns the Mem: total.
+func freeTotalMiB(t testing.TB, ns, pod, container string) int64 {
+	t.Helper()
+	return parseFreeTotal(t, execIn(t, ns, pod, container, "free", "-m"))
+}
+
+func parseFreeTotal(t testing.TB, out string) int64 {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "Mem:" {
+			v, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("free -m: %q: %v", line, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("free -m: no Mem: line in %q", out)
+	return 0
+}
+
+func atoi(t testing.TB, what, s string) int {
+	t.Helper()
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatalf("%s: %q is not a number: %v", what, s, err)
+	}
+	return v
+}
+
+// hostMemMiB is what `free -m` shows on the host.
+func hostMemMiB(t testing.TB) int64 {
+	t.Helper()
+	out, err := exec.Command("free", "-m").Output()
+	if err != nil {
+		t.Fatalf("host free -m: %v", err)
+	}
+	return parseFreeTotal(t, string(out))
+}
+
+func hostCPUs(t testing.TB) int {
+	t.Helper()
+	out, err := exec.Command("getconf", "_NPROCESSORS_ONLN").Output()
+	if err != nil {
+		t.Fatalf("host getconf: %v", err)
+	}
+	return atoi(t, "host getconf _NPROCESSORS_ONLN", string(out))
+}
+
+func injected(p *corev1.Pod) bool {
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == sidecarName {
+			return true
+		}
+	}
+	return false
+}
+
+// fuseMountsOf lists the host's FUSE mounts that belong to the pod (its UID is in the path).
+func fuseMountsOf(t testing.TB, uid string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		i := strings.Index(line, " - ")
+		if i < 0 {
+			continue
+		}
+		if strings.HasPrefix(line[i+3:], "fuse") && strings.Contains(line, uid) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
