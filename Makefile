@@ -5,7 +5,7 @@ BIN := bin
 LDFLAGS := -s -w
 .DEFAULT_GOAL := help
 
-.PHONY: help build sidecar injector test unit fuzz demo e2e bench clean
+.PHONY: help build sidecar injector test unit fuzz demo e2e bench clean demo-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ fuzz: ## a short run of every fuzz target
 
 demo: sidecar ## show a 256 MiB / 0.5 CPU view on this machine, side by side with the host's
 	bash test/demo.sh
+
+demo-cluster: build ## the seeds' web pod on a local single-node Kubernetes, with and without procview (root)
+	bash test/node/demo-cluster.sh
 
 e2e: build ## end-to-end tests in real pods on a local single-node Kubernetes
 	bash test/e2e.sh
