@@ -44,11 +44,24 @@ func Read(procRoot, sysRoot string, need render.HostNeed) (*render.Host, error) 
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
-		if h.Online, err = cgroup.ParseCPUList(string(b)); err != nil {
+		if h.Online, err = ParseOnline(b); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
 	return h, nil
+}
+
+// ParseOnline parses the kernel's CPU list format ("0-3,8\n") of
+// /sys/devices/system/cpu/online; a machine always has a CPU online, so an empty list is an error.
+func ParseOnline(b []byte) ([]int, error) {
+	cpus, err := cgroup.ParseCPUList(string(b))
+	if err != nil {
+		return nil, err
+	}
+	if len(cpus) == 0 {
+		return nil, fmt.Errorf("no CPU online in %q", b)
+	}
+	return cpus, nil
 }
 
 // File returns the host's own copy of a view file (e.g. "proc/meminfo"): the answer for a

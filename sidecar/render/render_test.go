@@ -125,19 +125,19 @@ var cases = []renderCase{{
 	},
 }, {
 	name: "arm64-cpuset-1-3", host: "arm64", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 2,
-	now: 100 * time.Second,
+	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: -1, PeriodUS: 100000, Cpuset: []int{1, 3}}},
 }, {
 	name: "arm32-quota-3", host: "arm32", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 3,
-	now: 100 * time.Second,
+	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: 250000, PeriodUS: 100000}},
 }, {
 	name: "s390x-cpuset-1-3-quota-2", host: "s390x", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 2,
-	now: 100 * time.Second,
+	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: 200000, PeriodUS: 100000, Cpuset: []int{1, 2, 3}}},
 }, {
 	name: "unknown-cpuinfo-quota-2", host: "unknown", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 2,
-	now: 100 * time.Second,
+	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: 200000, PeriodUS: 100000}},
 }, {
 	name: "v2-swap-over-two-devices", host: "swap2", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 4,
@@ -229,6 +229,8 @@ func TestVisibleCPUs(t *testing.T) {
 		{100000, []int{4, 6}, CPUViewQuota, []int{4}},
 		{100000, []int{4, 6}, CPUViewCpuset, []int{4, 6}},
 		{1, []int{3}, CPUViewQuota, []int{3}},
+		{-1, []int{6, 7, 8, 9}, CPUViewQuota, []int{6, 7}},                // 8 and 9 are not online
+		{-1, []int{12, 13}, CPUViewCpuset, []int{0, 1, 2, 3, 4, 5, 6, 7}}, // none online: the host's
 	}
 	for _, tt := range tests {
 		snap := &cgroup.Snapshot{CPU: cgroup.CPU{QuotaUS: tt.quota, PeriodUS: 100000, Cpuset: tt.cpuset}}
@@ -291,29 +293,6 @@ func TestProcpsFreeReadsTheView(t *testing.T) {
 	if f2[1] != "256" || f2[2] != "150" {
 		t.Errorf("free -m Mem: total %s used %s, want 256 and 150 (total - available)\n%s", f2[1], f2[2], out)
 	}
-}
-
-func FuzzRender(f *testing.F) {
-	f.Add(uint64(256*mib), uint64(100*mib), int64(50000), uint64(100000), "0-1", int64(10), int64(5), []byte("MemTotal: 100 kB\nweird line\n"))
-	f.Add(uint64(0), uint64(1<<63), int64(-1), uint64(0), "", int64(-5), int64(1<<62), []byte("processor : x\n\n\n"))
-	f.Fuzz(func(t *testing.T, limit, usage uint64, quota int64, period uint64, cpuset string, start, now int64, hostBytes []byte) {
-		cpus, err := cgroup.ParseCPUList(cpuset)
-		if err != nil {
-			return
-		}
-		snap := &cgroup.Snapshot{
-			Memory: cgroup.Memory{Limit: limit, Usage: usage, SwapAccounting: true, SwapLimit: usage, SwapUsage: limit},
-			CPU:    cgroup.CPU{QuotaUS: quota, PeriodUS: period, Cpuset: cpus, User: time.Duration(start), PerCPU: []cgroup.CPUTime{{CPU: 1, User: 5}}},
-			IO:     []cgroup.IODevice{{Major: 7, Minor: 0}},
-			Start:  time.Duration(start),
-		}
-		host := &Host{MemInfo: hostBytes, CPUInfo: hostBytes, Stat: hostBytes, DiskStats: hostBytes, Swaps: hostBytes, Online: []int{0, 1}, ClockTick: 100}
-		for _, f := range Files() {
-			if _, err := f.Render(nil, Input{Snap: snap, Host: host, Now: time.Duration(now), CPUView: CPUViewQuota}); err != nil {
-				t.Errorf("%s: %v", f.Path, err)
-			}
-		}
-	})
 }
 
 func BenchmarkRender(b *testing.B) {
