@@ -221,6 +221,14 @@ func TestPIDZeroReaderGetsHostFile(t *testing.T) {
 	if strings.TrimSpace(string(out)) != line(host) {
 		t.Errorf("PID-0 reader in a 128 MiB cgroup got %q, want the host's line", out)
 	}
+	// A reader in a sibling PID namespace of the server's is PID 0 to it as well.
+	out, err = cg.Command("unshare", "-p", "-f", "head", "-1", filepath.Join(s.dir, "proc/meminfo")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(out)) != line(host) {
+		t.Errorf("reader in a sibling PID namespace got %q, want the host's line", out)
+	}
 }
 
 func line(b []byte) string { l, _, _ := bytes.Cut(b, []byte("\n")); return string(l) }
@@ -267,10 +275,17 @@ func TestClearErrors(t *testing.T) {
 		{"bad cpu view", []string{"serve", "--mountpoint", t.TempDir(), "--cpu-view", "cores"}, "want quota or cpuset"},
 		{"unknown file", []string{"serve", "--mountpoint", t.TempDir(), "--files", "proc/vmstat"}, `unknown view file "proc/vmstat"`},
 		{"probe on nothing", []string{"probe", "--mountpoint", t.TempDir()}, "is not mounted yet"},
+		// An empty /dev in a private mount namespace, as in a container without the device.
+		{"no /dev/fuse", []string{"unshare", "-m", "--propagation", "private", "sh", "-c",
+			`mount -t tmpfs nodev /dev && exec "$0" serve --mountpoint "$1"`, binary, t.TempDir()}, "no /dev/fuse"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := exec.Command(binary, tt.args...).CombinedOutput()
+			argv := append([]string{binary}, tt.args...)
+			if tt.args[0] == "unshare" {
+				argv = tt.args
+			}
+			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 			if err == nil {
 				t.Fatalf("exit 0, want failure; output:\n%s", out)
 			}
