@@ -13,6 +13,10 @@ for b in bin/procview-sidecar bin/procview-injector; do
   [ -x "$b" ] || { echo "e2e: $b missing (run make build)" >&2; exit 1; }
 done
 
+# The tests find the node through its state dir; make it absolute for go test's working dir.
+PROCVIEW_NODE_DIR=$(. test/node/lib.sh && echo "$NODE_DIR")
+export PROCVIEW_NODE_DIR
+
 t0=$SECONDS
 teardown() {
   local rc=$?

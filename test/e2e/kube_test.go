@@ -191,6 +191,32 @@ func waitReady(t testing.TB, ns, name string) *corev1.Pod {
 	return getPod(t, ns, name)
 }
 
+// waitPod polls the pod until ok(pod) holds, or fails after podReadyWithin saying what it waited for.
+func waitPod(t testing.TB, ns, name, what string, ok func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	deadline := time.Now().Add(podReadyWithin)
+	for {
+		p := getPod(t, ns, name)
+		if ok(p) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			desc := kubectlStdin(nil, "describe", "pod", name, "-n", ns)
+			t.Fatalf("pod %s/%s: timed out waiting for %s\n%s", ns, name, what, desc.stdout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
 // execIn runs a command in a container of a pod and returns its stdout.
 func execIn(t testing.TB, ns, pod, container string, cmd ...string) string {
 	t.Helper()
@@ -201,15 +227,19 @@ func execIn(t testing.TB, ns, pod, container string, cmd ...string) string {
 
 type podOpt func(*corev1.Pod)
 
+// limits sets the limits the view must show, with small requests so that several pods fit on
+// a 2-CPU node (requests would default to the limits).
 func limits(mem, cpu string) corev1.ResourceRequirements {
-	l := corev1.ResourceList{}
+	l, r := corev1.ResourceList{}, corev1.ResourceList{}
 	if mem != "" {
 		l[corev1.ResourceMemory] = resource.MustParse(mem)
+		r[corev1.ResourceMemory] = resource.MustParse("16Mi")
 	}
 	if cpu != "" {
 		l[corev1.ResourceCPU] = resource.MustParse(cpu)
+		r[corev1.ResourceCPU] = resource.MustParse("10m")
 	}
-	return corev1.ResourceRequirements{Limits: l}
+	return corev1.ResourceRequirements{Limits: l, Requests: r}
 }
 
 func appContainer(name, mem, cpu string, command ...string) corev1.Container {
