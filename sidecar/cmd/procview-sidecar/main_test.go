@@ -307,3 +307,35 @@ func TestHelpListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// As in a privileged container: /proc/self/cgroup names host paths but /sys/fs/cgroup shows
+// none of them. With the default cgroup root "auto" the server mounts the cgroup filesystems
+// privately and still serves the reader's own limit.
+func TestAutoCgroupRootMountsPrivately(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/run/procview"); errors.Is(err, os.ErrNotExist) {
+		t.Cleanup(func() { os.RemoveAll("/run/procview") }) // the empty directories it leaves
+	}
+	cg := testcgroup.New(t, "auto", testcgroup.Limits{MemoryBytes: 192 << 20})
+	script := `set -eu
+mount -t tmpfs hidden /sys/fs/cgroup
+"$0" serve --mountpoint "$1" 2>"$2" &
+S=$!
+for i in $(seq 200); do "$0" probe --mountpoint "$1" 2>/dev/null && break; sleep 0.05; done
+head -1 "$1/proc/meminfo"
+kill -TERM $S
+wait $S`
+	logf := filepath.Join(t.TempDir(), "server.log")
+	out, err := cg.Command("unshare", "--kill-child", "-m", "--propagation", "private", "sh", "-c", script,
+		binary, t.TempDir(), logf).CombinedOutput()
+	log, _ := os.ReadFile(logf)
+	if err != nil {
+		t.Fatalf("%v\n%s\nserver log:\n%s", err, out, log)
+	}
+	if want := fmt.Sprintf("MemTotal:%15d kB", 192<<10); strings.TrimSpace(string(out)) != want {
+		t.Errorf("got %q, want %q\nserver log:\n%s", out, want, log)
+	}
+	if !strings.Contains(string(log), `"cgroupRoot"="/run/procview/cgroup"`) {
+		t.Errorf("server did not use the private cgroup mounts:\n%s", log)
+	}
+}
