@@ -32,11 +32,8 @@ func meminfoKB(b []byte, key string) (uint64, bool) {
 		if string(meminfoKey(line)) != key {
 			continue
 		}
-		f := bytes.Fields(line[len(key)+1:])
-		if len(f) == 0 {
-			return 0, false
-		}
-		v, err := strconv.ParseUint(string(f[0]), 10, 64)
+		f, _ := nextField(line[len(key)+1:])
+		v, err := strconv.ParseUint(string(f), 10, 64)
 		return v, err == nil
 	}
 	return 0, false
