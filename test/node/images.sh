@@ -24,6 +24,14 @@ bah() {
   buildah --root "$BSTORE/root" --runroot "$BSTORE/run" --storage-driver vfs "$@"
 }
 
+# buildah (containers/image, libnetwork) creates these host paths whatever its --root; remove
+# the ones that were not there before this script.
+buildah_paths=(/var/lib/containers /run/containers /etc/containers/networks)
+created=()
+for p in "${buildah_paths[@]}"; do [ -e "$p" ] || created+=("$p"); done
+forget_buildah_paths() { [ ${#created[@]} -eq 0 ] || rm -rf "${created[@]}"; }
+trap forget_buildah_paths EXIT
+
 # build NAME DOCKERFILE CONTEXT: builds localhost/procview-NAME:dev into $IMAGES/NAME.tar.
 build() {
   local name=$1 dockerfile=$2 context=$3 ref=localhost/procview-$1:dev tar=$IMAGES/$1.tar
