@@ -339,3 +339,29 @@ wait $S`
 		t.Errorf("server did not use the private cgroup mounts:\n%s", log)
 	}
 }
+
+// When the FUSE loop ends without a signal (here: unmounted from outside), the server exits
+// non-zero so the kubelet restarts it.
+func TestLoopEndExitsNonZero(t *testing.T) {
+	needRoot(t)
+	s := startServer(t, "", nil)
+	if err := syscall.Unmount(s.dir, syscall.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+			t.Errorf("exit %v, want a non-zero exit code\n%s", err, s.log)
+		}
+		if !strings.Contains(s.log.String(), "FUSE loop ended") {
+			t.Errorf("log does not say why:\n%s", s.log)
+		}
+	case <-time.After(20 * time.Second):
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-done // one Wait at a time; cleanup's later Wait returns at once
+		t.Fatalf("server still running 20 s after its mount went away\n%s", s.log)
+	}
+}
