@@ -10,7 +10,7 @@ var files = []File{
 	{Path: "proc/uptime", Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, Host: HostOnline, Render: renderUptime},
 	{Path: "proc/loadavg", Need: cgroup.NeedTasks, Load: true, Render: renderLoadavg},
 	{Path: "proc/diskstats", Need: cgroup.NeedIO, Host: HostDiskStats, Render: renderDiskstats},
-	{Path: "proc/swaps", Need: cgroup.NeedMemory | cgroup.NeedSwap, Host: HostSwaps, Render: renderSwaps},
+	{Path: "proc/swaps", Need: cgroup.NeedSwap, Host: HostSwaps, Render: renderSwaps},
 	{Path: "sys/devices/system/cpu/online", Need: cgroup.NeedCPULimit, Host: HostOnline, Render: renderOnline},
 }
 
