@@ -22,7 +22,7 @@ type Config struct {
 	SidecarMemRequest  string   `envconfig:"SIDECAR_MEMORY_REQUEST" default:"16Mi" desc:"default memory request of the sidecar (capped by its limit)"`
 	SidecarMemLimit    string   `envconfig:"SIDECAR_MEMORY_LIMIT" default:"32Mi" desc:"default memory limit of the sidecar"`
 	OwnPodSelector     string   `envconfig:"OWN_POD_SELECTOR" default:"app.kubernetes.io/name=procview-injector" desc:"label selector of the injector's own pods, which are never injected (empty: none)"`
-	Version            string   `envconfig:"-"` // recorded in the status annotation; set by the binary
+	Version            string   `ignored:"true"` // recorded in the status annotation; set by the binary
 }
 
 // DefaultConfig returns the settings' defaults (the same as the envconfig defaults).

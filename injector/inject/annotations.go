@@ -1,0 +1,22 @@
+package inject
+
+// AnnotationDoc documents one pod annotation, for --help and the README's reference table.
+type AnnotationDoc struct {
+	Key, Values, Default, Help string
+}
+
+// Annotations is the reference of every procview.dev/ pod annotation.
+var Annotations = []AnnotationDoc{
+	{AnnotationInject, `"true" | "false"`, "(absent: not injected)",
+		`opt the pod in ("true") or out ("false"); any other value rejects the pod`},
+	{AnnotationFiles, `all | name,name,... | -name,-name,...`, "all",
+		"view files to mount: meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps, online (or paths such as proc/meminfo); -name excludes"},
+	{AnnotationCPUView, "quota | cpuset", "PROCVIEW_INJECTOR_CPU_VIEW (quota)",
+		"CPU count: ceil(CFS quota/period) capped by the cpuset, or the cpuset alone"},
+	{AnnotationSidecarCPU, "quantity > 0, e.g. 20m", "PROCVIEW_INJECTOR_SIDECAR_CPU_REQUEST (10m)",
+		"the sidecar's CPU request (no CPU limit, except in Guaranteed pods where limit = request)"},
+	{AnnotationSidecarMemory, "quantity >= 16Mi, e.g. 64Mi", "PROCVIEW_INJECTOR_SIDECAR_MEMORY_LIMIT (32Mi)",
+		"the sidecar's memory limit; its request is PROCVIEW_INJECTOR_SIDECAR_MEMORY_REQUEST (16Mi) capped by it (= limit in Guaranteed pods)"},
+	{AnnotationStatus, "JSON (written by the injector)", "-",
+		`what was injected: {"version","container","image","cpuView","files":[...],"containers":{"name":[files]}}`},
+}

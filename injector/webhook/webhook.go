@@ -1,0 +1,195 @@
+// Package webhook serves inject.Inject as a controller-runtime mutating admission webhook for
+// pods: the framework decodes the pod and computes the JSON patch by diffing; this package adds
+// the namespace lookup, the admission warnings, logs and Prometheus metrics.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/procview/procview/injector/inject"
+)
+
+// Path is where the webhook is served; the MutatingWebhookConfiguration points here.
+const Path = "/inject"
+
+// Outcomes, the "result" label of the metrics.
+const (
+	ResultInjected = "injected"
+	ResultSkipped  = "skipped"
+	ResultRejected = "rejected" // invalid annotations: the pod was denied
+	ResultError    = "error"    // the request could not be handled (e.g. not a pod)
+)
+
+// Metrics are the webhook's Prometheus metrics.
+type Metrics struct {
+	Pods    *prometheus.CounterVec   // procview_injector_pods_total{result,reason}
+	Latency *prometheus.HistogramVec // procview_injector_admission_duration_seconds{result}
+}
+
+// NewMetrics creates the metrics and registers them with reg (e.g. controller-runtime's
+// metrics.Registry), with every result/reason pair present from the start at zero.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		Pods: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "procview_injector_pods_total",
+			Help: "Pods seen by the procview injector, by result (injected, skipped, rejected, error) and skip reason.",
+		}, []string{"result", "reason"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "procview_injector_admission_duration_seconds",
+			Help:    "Time to answer one pod admission request, by result.",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+		}, []string{"result"}),
+	}
+	// A second server in one process (tests) shares the first one's collectors.
+	if err := reg.Register(m.Pods); err != nil {
+		are, ok := err.(prometheus.AlreadyRegisteredError)
+		if !ok {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+		m.Pods = are.ExistingCollector.(*prometheus.CounterVec)
+	}
+	if err := reg.Register(m.Latency); err != nil {
+		are, ok := err.(prometheus.AlreadyRegisteredError)
+		if !ok {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+		m.Latency = are.ExistingCollector.(*prometheus.HistogramVec)
+	}
+	m.Pods.WithLabelValues(ResultInjected, "")
+	m.Pods.WithLabelValues(ResultError, "")
+	for _, r := range inject.SkipReasons {
+		if r == inject.SkipInvalidAnnotation {
+			m.Pods.WithLabelValues(ResultRejected, string(r))
+		} else {
+			m.Pods.WithLabelValues(ResultSkipped, string(r))
+		}
+	}
+	return m, nil
+}
+
+// Injector is the typed defaulter for pods.
+type Injector struct {
+	Config     inject.Config
+	Namespaces client.Reader // reads the pod's namespace (labels); needs get on namespaces
+	Metrics    *Metrics      // optional
+}
+
+// outcome collects, per request, what Default decided; the handler wrapper reports it.
+type outcome struct {
+	mu       sync.Mutex
+	warnings []string
+	result   string
+	reason   inject.SkipReason
+}
+
+type outcomeKey struct{}
+
+// Webhook returns the admission webhook: controller-runtime's typed defaulter (which computes
+// the patch) wrapped to return our warnings and record metrics.
+func (i *Injector) Webhook(scheme *runtime.Scheme) *admission.Webhook {
+	wh := admission.WithDefaulter[*corev1.Pod](scheme, i)
+	inner := wh.Handler
+	wh.Handler = admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+		start := time.Now()
+		out := &outcome{result: ResultError}
+		resp := inner.Handle(context.WithValue(ctx, outcomeKey{}, out), req)
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		if !resp.Allowed && out.result != ResultRejected {
+			out.result = ResultError
+		}
+		if i.Metrics != nil {
+			i.Metrics.Pods.WithLabelValues(out.result, string(out.reason)).Inc()
+			i.Metrics.Latency.WithLabelValues(out.result).Observe(time.Since(start).Seconds())
+		}
+		return resp.WithWarnings(out.warnings...)
+	})
+	return wh
+}
+
+// Default injects procview into the pod if it asks for it and can take it.
+func (i *Injector) Default(ctx context.Context, pod *corev1.Pod) error {
+	log := logf.FromContext(ctx)
+	out, _ := ctx.Value(outcomeKey{}).(*outcome)
+	if out == nil {
+		out = &outcome{}
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return fmt.Errorf("procview: no admission request in context: %w", err)
+	}
+	name := podName(pod, req)
+	if req.Operation != admissionv1.Create {
+		out.result, out.reason = ResultSkipped, inject.SkipNotCreate
+		return nil
+	}
+	if _, ok := pod.Annotations[inject.AnnotationInject]; !ok {
+		out.result, out.reason = ResultSkipped, inject.SkipNotOptedIn
+		return nil // the common case: no namespace lookup, no log line
+	}
+	nsName := req.Namespace
+	if nsName == "" {
+		nsName = pod.Namespace
+	}
+	ns := inject.NamespaceInfo{Name: nsName}
+	var nsObj corev1.Namespace
+	if err := i.Namespaces.Get(ctx, client.ObjectKey{Name: nsName}, &nsObj); err != nil {
+		// Injecting without knowing the namespace's Pod Security level could make the pod fail
+		// admission; a pod without the view is the safer outcome.
+		out.result, out.reason = ResultSkipped, inject.SkipNamespaceUnknown
+		out.warnings = append(out.warnings, fmt.Sprintf("procview: not injected: cannot read namespace %q: %v", nsName, err))
+		log.Error(err, "namespace lookup failed, not injecting", "pod", name, "reason", out.reason)
+		return nil
+	}
+	ns.Labels = nsObj.Labels
+
+	res, err := inject.Inject(pod, ns, i.Config)
+	out.warnings = append(out.warnings, res.Warnings...)
+	var invalid *inject.InvalidAnnotationError
+	switch {
+	case errors.As(err, &invalid):
+		out.result, out.reason = ResultRejected, inject.SkipInvalidAnnotation
+		log.Info("pod rejected", "pod", name, "reason", res.Skip, "problems", invalid.Problems)
+		return err
+	case err != nil:
+		return err
+	case res.Skip != inject.NotSkipped:
+		out.result, out.reason = ResultSkipped, res.Skip
+		log.Info("pod skipped", "pod", name, "reason", res.Skip, "warnings", res.Warnings)
+		return nil
+	}
+	out.result, out.reason = ResultInjected, ""
+	*pod = *res.Pod
+	log.Info("pod injected", "pod", name, "status", pod.Annotations[inject.AnnotationStatus], "warnings", res.Warnings)
+	return nil
+}
+
+// podName names the pod for logs; a pod being created often has only generateName.
+func podName(pod *corev1.Pod, req admission.Request) string {
+	n := pod.Name
+	if n == "" {
+		n = pod.GenerateName + "*"
+	}
+	ns := req.Namespace
+	if ns == "" {
+		ns = pod.Namespace
+	}
+	return ns + "/" + n
+}
+
+var _ admission.Defaulter[*corev1.Pod] = (*Injector)(nil)
