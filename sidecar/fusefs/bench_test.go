@@ -1,11 +1,14 @@
 package fusefs
 
 import (
+	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sys/unix"
 
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
@@ -29,6 +32,47 @@ func BenchmarkRender(b *testing.B) {
 				if _, err := fs.render(buf[:0], pid, &f); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkReadThroughMount is what a reader pays: open, read to EOF and close of each view
+// file on a real mount served by this process, for this process's own cgroup.
+func BenchmarkReadThroughMount(b *testing.B) {
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
+		b.Skip("needs root and /dev/fuse")
+	}
+	r, err := cgroup.New(cgroup.Options{Root: testcgroup.Root, ProcRoot: "/proc"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	fs := New(Options{Reader: r, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
+		CPUView: render.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
+	mfs, err := Mount(dir, fs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { Unmount(dir); mfs.Join(context.Background()) })
+	buf := make([]byte, 64<<10)
+	for _, f := range render.Files() {
+		b.Run(f.Path, func(b *testing.B) {
+			for b.Loop() {
+				fd, err := unix.Open(filepath.Join(dir, f.Path), unix.O_RDONLY, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					n, err := unix.Read(fd, buf)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n == 0 {
+						break
+					}
+				}
+				unix.Close(fd)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
@@ -105,5 +106,7 @@ Every setting is an environment variable; the flag of the same name (--mountpoin
 --cgroup-root, --proc-root, --sys-root, --scope, --cpu-view, --files, --reattach) overrides it.
 
 `)
-	envconfig.Usagef(config.Prefix, &config.Serve{}, w, envconfig.DefaultTableFormat)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) // align envconfig's tab-separated table
+	envconfig.Usagef(config.Prefix, &config.Serve{}, tw, envconfig.DefaultTableFormat)
+	tw.Flush()
 }
