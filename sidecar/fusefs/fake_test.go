@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/procview/procview/sidecar/cgroup"
@@ -73,5 +74,31 @@ func TestFakeTreeServesEachCaller(t *testing.T) {
 	}
 	if _, err := os.ReadFile(filepath.Join(dir, "proc/meminfo")); err != nil {
 		t.Errorf("server stopped answering after failures: %v", err)
+	}
+}
+
+// allow_other: a non-root reader and a reader in a user namespace (as in a user-namespaced
+// pod) read the view too, each its own.
+func TestOtherUsersRead(t *testing.T) {
+	dir := mountView(t, pidReader{}, fakeFiles)
+	for d := filepath.Dir(dir); d != os.TempDir(); d = filepath.Dir(d) { // TempDirs are 0700
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "proc/meminfo")
+	nobody := exec.Command("cat", file)
+	nobody.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	userns := exec.Command("unshare", "--user", "--map-root-user", "cat", file)
+	for name, cmd := range map[string]*exec.Cmd{"uid 65534": nobody, "user namespace": userns} {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v: %s", name, err, out)
+			continue
+		}
+		// unshare execs cat, so the reader's PID is the command's.
+		if want := fmt.Sprintf("cgroup=/fake/%d\n", cmd.Process.Pid); string(out) != want {
+			t.Errorf("%s read %q, want %q", name, out, want)
+		}
 	}
 }
