@@ -22,14 +22,14 @@ done
 "$ROOT/bin/procview-sidecar" probe --mountpoint "$PV" || { cat "$WORK/procview.log" >&2; exit 1; }
 
 # cpu_ns PID: CPU time of all the process's threads, in ns (schedstat's first field).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
 # in_cgroup CMD...: run CMD inside the reader cgroup.
 in_cgroup() { sh -c 'for f in $CG_PROCS; do echo $$ > "$f"; done; exec "$@"' sh "$@"; }
 
 echo "server procview rss_idle_kib $(rss_kib "$PVPID")"
 for readers in 1 2; do
-  for target in native:/proc lxcfs:$LX procview:$PV; do
+  for target in native: lxcfs:$LX procview:$PV; do
     name=${target%%:*} dir=${target#*:}
     pid=""; [ "$name" = lxcfs ] && pid=$LXPID; [ "$name" = procview ] && pid=$PVPID
     before=0; [ -n "$pid" ] && before=$(cpu_ns "$pid")
