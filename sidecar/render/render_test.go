@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,41 @@ func BenchmarkRender(b *testing.B) {
 	in := Input{Snap: &c.snap, Host: loadHost(b, c.host, c.online), Now: c.now, CPUView: c.view, Load: c.load}
 	for _, f := range Files() {
 		b.Run(strings.ReplaceAll(f.Path, "/", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 64<<10)
+			for b.Loop() {
+				var err error
+				if buf, err = f.Render(buf[:0], in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRenderBigHost renders for a 4-CPU container on a 128-CPU host (cpuinfo, stat and
+// online scan the host's CPUs).
+func BenchmarkRenderBigHost(b *testing.B) {
+	c := cases[0]
+	host := loadHost(b, c.host, nil)
+	block, _ := nextBlock(host.CPUInfo)
+	var cpuinfo, stat []byte
+	stat = append(stat, "cpu  1 2 3 4 5 6 7 8 9 10\n"...)
+	for i := range 128 {
+		host.Online = append(host.Online, i)
+		_, rest := nextLine(block)
+		cpuinfo = append(cpuinfo, "processor\t: "+strconv.Itoa(i)+"\n"...)
+		cpuinfo = append(append(cpuinfo, rest...), "\n\n"...)
+		stat = append(stat, "cpu"+strconv.Itoa(i)+" 1 2 3 4 5 6 7 8 9 10\n"...)
+	}
+	host.CPUInfo, host.Stat = cpuinfo, append(stat, "ctxt 1\nbtime 2\n"...)
+	snap := c.snap
+	snap.CPU.Cpuset = host.Online[64:96]
+	snap.CPU.QuotaUS = 400000
+	in := Input{Snap: &snap, Host: host, Now: c.now, CPUView: c.view}
+	for _, path := range []string{"proc/cpuinfo", "proc/stat", "sys/devices/system/cpu/online"} {
+		f, _ := Lookup(path)
+		b.Run(strings.ReplaceAll(path, "/", "_"), func(b *testing.B) {
 			b.ReportAllocs()
 			buf := make([]byte, 0, 64<<10)
 			for b.Loop() {
