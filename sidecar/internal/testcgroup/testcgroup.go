@@ -6,9 +6,11 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,8 +35,10 @@ type Cgroup struct {
 }
 
 // New creates a cgroup named name (made unique per process) with limits l: on v1 in the memory,
-// cpu, cpuacct, cpuset and blkio hierarchies (memory under the caller's own memory cgroup, where
-// this machine lets us create children; the others at their root), on v2 beside the caller.
+// cpu, cpuacct, cpuset, pids and blkio hierarchies that are mounted (memory under the caller's own
+// memory cgroup, where this machine lets us create children; the others at their root), on v2
+// beside the caller. t.Cleanup moves any processes left in it to the parent and removes it; it
+// kills nothing.
 func New(t testing.TB, name string, l Limits) *Cgroup {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -52,12 +56,14 @@ func New(t testing.TB, name string, l Limits) *Cgroup {
 		c.paths[""] = filepath.Join(filepath.Dir(own[""]), name)
 	} else {
 		c.paths["memory"] = filepath.Join(own["memory"], name)
-		for _, ctl := range []string{"cpu", "cpuacct", "cpuset", "blkio"} {
-			c.paths[ctl] = "/" + name
+		for _, ctl := range []string{"cpu", "cpuacct", "cpuset", "pids", "blkio"} {
+			if _, err := os.Stat(filepath.Join(Root, ctl)); err == nil {
+				c.paths[ctl] = "/" + name
+			}
 		}
 	}
-	for ctl, p := range c.paths {
-		if err := os.Mkdir(c.dir(ctl, p), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	for _, ctl := range c.hierarchies() {
+		if err := os.Mkdir(c.dir(ctl, c.paths[ctl]), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			t.Fatalf("create cgroup: %v", err)
 		}
 	}
@@ -68,6 +74,24 @@ func New(t testing.TB, name string, l Limits) *Cgroup {
 }
 
 func (c *Cgroup) dir(ctl, p string) string { return filepath.Join(Root, ctl, p) }
+
+// hierarchies returns one controller per distinct hierarchy in c.paths, sorted: cpu and cpuacct
+// may be one co-mounted "cpu,cpuacct" hierarchy behind symlinks, to be created and removed once.
+func (c *Cgroup) hierarchies() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ctl := range slices.Sorted(maps.Keys(c.paths)) {
+		root, err := filepath.EvalSymlinks(filepath.Join(Root, ctl))
+		if err != nil {
+			root = filepath.Join(Root, ctl)
+		}
+		if !seen[root] {
+			seen[root] = true
+			out = append(out, ctl)
+		}
+	}
+	return out
+}
 
 func (c *Cgroup) write(ctl, file, value string) error {
 	p := filepath.Join(c.dir(ctl, c.paths[ctl]), file)
@@ -132,7 +156,7 @@ func (c *Cgroup) apply(l Limits) error {
 
 // AddPID moves pid into the cgroup in every hierarchy.
 func (c *Cgroup) AddPID(pid int) error {
-	for ctl := range c.paths {
+	for _, ctl := range c.hierarchies() {
 		if err := c.write(ctl, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}
@@ -144,7 +168,8 @@ func (c *Cgroup) AddPID(pid int) error {
 // allocates is charged here (v1 does not move existing charges with a task).
 func (c *Cgroup) Command(name string, args ...string) *exec.Cmd {
 	var join strings.Builder
-	for ctl, p := range c.paths {
+	for _, ctl := range c.hierarchies() {
+		p := c.paths[ctl]
 		fmt.Fprintf(&join, "echo $$ > %s/cgroup.procs && ", c.dir(ctl, p))
 	}
 	return exec.Command("sh", append([]string{"-c", join.String() + `exec "$@"`, "sh", name}, args...)...)
@@ -159,13 +184,13 @@ func (c *Cgroup) Path() string {
 }
 
 // Paths maps each controller (v1) or "" (v2) to the cgroup's path.
-func (c *Cgroup) Paths() map[string]string { return c.paths }
+func (c *Cgroup) Paths() map[string]string { return maps.Clone(c.paths) }
 
 // remove moves leftover processes to the parent cgroup and removes the directories.
 // A cgroup dir can be busy for a moment after its last task exits, hence the retries.
 func (c *Cgroup) remove(t testing.TB) {
-	for ctl, p := range c.paths {
-		dir := c.dir(ctl, p)
+	for _, ctl := range c.hierarchies() {
+		dir := c.dir(ctl, c.paths[ctl])
 		if procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
 			for _, pid := range strings.Fields(string(procs)) {
 				_ = os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.procs"), []byte(pid), 0o644)
