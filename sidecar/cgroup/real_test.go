@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"syscall"
@@ -11,15 +12,17 @@ import (
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 )
 
-// TestReadRealCgroup reads a real cgroup of this machine (v1 here) holding a real process.
+// TestReadRealCgroup reads a real cgroup of this machine (v1 here) holding two real processes:
+// a child that joined before it exec'd (so its memory is charged here) and a sleep moved in with AddPID.
 func TestReadRealCgroup(t *testing.T) {
-	cg := testcgroup.New(t, "reader", testcgroup.Limits{MemoryBytes: 256 << 20, CPUQuotaUS: 50000, Cpuset: "0"})
-	// The child allocates and touches 20 MiB inside the cgroup, then says so.
-	cmd := cg.Command("python3", "-c", "b = bytearray(20 << 20); print('ready', flush=True); import time; time.sleep(60)")
+	cg := testcgroup.New(t, "reader", testcgroup.Limits{MemoryBytes: 256 << 20, CPUQuotaUS: 50000, CPUPeriodUS: 100000, Cpuset: "0"})
+	// The child burns some CPU, allocates and touches 20 MiB inside the cgroup, then says so.
+	cmd := cg.Command("python3", "-c", "sum(range(3_000_000)); b = bytearray(20 << 20); print('ready', flush=True); import time; time.sleep(60)")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := uptime(t)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -27,11 +30,29 @@ func TestReadRealCgroup(t *testing.T) {
 	if _, err := out.Read(make([]byte, 6)); err != nil {
 		t.Fatalf("child did not start: %v", err)
 	}
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	if err := cg.AddPID(sleep.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	after := uptime(t)
+
 	r, err := New(Options{Root: testcgroup.Root, ProcRoot: "/proc"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := r.Read(cmd.Process.Pid, NeedAll&^NeedIO)
+	if r.Version() != 1 {
+		t.Errorf("Version = %d, want 1 on this machine", r.Version())
+	}
+	for _, pid := range []int{cmd.Process.Pid, sleep.Process.Pid} {
+		if p, err := r.ContainerPath(pid); err != nil || p != cg.Path() {
+			t.Errorf("ContainerPath(%d) = %q, %v; want %q", pid, p, err, cg.Path())
+		}
+	}
+	s, err := r.Read(cmd.Process.Pid, NeedAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,27 +65,44 @@ func TestReadRealCgroup(t *testing.T) {
 	if s.Memory.Usage < 20<<20 || s.Memory.Stat.Anon < 20<<20 {
 		t.Errorf("Usage = %d, anon = %d, want >= 20 MiB the child allocated", s.Memory.Usage, s.Memory.Stat.Anon)
 	}
+	if s.Memory.SwapAccounting && s.Memory.SwapLimit != Unlimited {
+		t.Errorf("SwapLimit = %d, want Unlimited (no memsw limit set)", s.Memory.SwapLimit)
+	}
 	if s.CPU.QuotaUS != 50000 || s.CPU.PeriodUS != 100000 {
 		t.Errorf("quota = %d/%d, want 50000/100000", s.CPU.QuotaUS, s.CPU.PeriodUS)
 	}
 	if len(s.CPU.Cpuset) != 1 || s.CPU.Cpuset[0] != 0 {
 		t.Errorf("Cpuset = %v, want [0]", s.CPU.Cpuset)
 	}
-	if s.Tasks.Total != 1 || s.Tasks.LastPID != cmd.Process.Pid {
-		t.Errorf("Tasks = %+v, want 1 task, last PID %d", s.Tasks, cmd.Process.Pid)
+	if s.CPU.User+s.CPU.System <= 0 {
+		t.Errorf("CPU time user %v system %v, want > 0 after the child's busy loop", s.CPU.User, s.CPU.System)
 	}
-	if up := uptime(t); s.Start <= 0 || s.Start > up || up-s.Start > 30*time.Second {
-		t.Errorf("Start = %v since boot, uptime %v: the process started just now", s.Start, up)
+	var onCPU0 time.Duration
+	for _, c := range s.CPU.PerCPU {
+		if c.CPU == 0 {
+			onCPU0 = c.User + c.System
+		}
 	}
-	// Another process outside the scope is refused.
+	if onCPU0 <= 0 {
+		t.Errorf("PerCPU = %+v, want time on CPU 0, the cgroup's only CPU", s.CPU.PerCPU)
+	}
+	wantLast := max(cmd.Process.Pid, sleep.Process.Pid)
+	if s.Tasks.Total != 2 || s.Tasks.LastPID != wantLast || s.Tasks.Running+s.Tasks.Blocked > 2 {
+		t.Errorf("Tasks = %+v, want 2 threads, last PID %d", s.Tasks, wantLast)
+	}
+	// starttime has clock-tick (10 ms) resolution.
+	if s.Start < before-10*time.Millisecond || s.Start > after {
+		t.Errorf("Start = %v since boot, want between %v and %v, when the child started", s.Start, before, after)
+	}
+	// Another process outside the scope is refused; the scope's own processes are served.
 	scoped, err := New(Options{Root: testcgroup.Root, ProcRoot: "/proc", Scope: cg.Path()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := scoped.Read(os.Getpid(), NeedMemory); err == nil {
-		t.Error("the test process is outside the scope but was served")
+	if _, err := scoped.Read(os.Getpid(), NeedMemory); !errors.Is(err, ErrOutOfScope) {
+		t.Errorf("the test process is outside the scope: err = %v, want ErrOutOfScope", err)
 	}
-	if _, err := scoped.Read(cmd.Process.Pid, NeedMemory); err != nil {
+	if _, err := scoped.Read(sleep.Process.Pid, NeedMemory); err != nil {
 		t.Errorf("in-scope read: %v", err)
 	}
 }
