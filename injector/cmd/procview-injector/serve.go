@@ -35,13 +35,12 @@ func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logge
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
 	}
-	srv := crwebhook.NewServer(crwebhook.Options{Host: host, Port: port, CertDir: s.CertDir})
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: s.MetricsAddr},
 		HealthProbeBindAddress: s.HealthAddr,
-		WebhookServer:          srv,
+		WebhookServer:          crwebhook.NewServer(crwebhook.Options{Host: host, Port: port, CertDir: s.CertDir}),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -50,6 +49,7 @@ func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logge
 	if err != nil {
 		return err
 	}
+	srv := mgr.GetWebhookServer() // also adds the server to the manager's runnables
 	inj := &webhook.Injector{Config: s.Config, Namespaces: mgr.GetAPIReader(), Metrics: metrics}
 	srv.Register(webhook.Path, inj.Webhook(scheme))
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
