@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,5 +189,88 @@ func TestContainerPath(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s pid %d: %q, %v; want %q", tc.tree, tc.pid, got, err, tc.want)
 		}
+	}
+}
+
+// writeTree writes files (path -> content) under a new temporary directory and returns it.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, content := range files {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestV1SeparateCPUHierarchies covers this machine's layout: cpu and cpuacct mounted as two
+// hierarchies (not "cpu,cpuacct"), each with its own path in /proc/<pid>/cgroup.
+func TestV1SeparateCPUHierarchies(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"proc/7/cgroup":                             "4:memory:/m/ctr\n3:cpuset:/\n2:cpuacct:/acct\n1:cpu:/quota\n0::/\n",
+		"cgroup/memory/m/ctr/memory.stat":           "hierarchical_memory_limit 1048576\n",
+		"cgroup/cpu/cpu.cfs_quota_us":               "-1\n",
+		"cgroup/cpu/quota/cpu.cfs_quota_us":         "25000\n",
+		"cgroup/cpu/quota/cpu.cfs_period_us":        "100000\n",
+		"cgroup/cpuacct/acct/cpuacct.stat":          "user 150\nsystem 50\n",
+		"cgroup/cpuacct/acct/cpuacct.usage_all":     "cpu user system\n0 1000 2000\n",
+		"cgroup/cpuset/cpuset.cpus":                 "0-1\n",
+		"cgroup/cpuset/cpuset.effective_cpus":       "0-1\n",
+		"cgroup/cpuacct/cpuacct.stat":               "user 999\nsystem 999\n",
+		"cgroup/memory/m/ctr/memory.usage_in_bytes": "4096\n",
+	})
+	r, err := New(Options{Root: filepath.Join(dir, "cgroup"), ProcRoot: filepath.Join(dir, "proc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Read(7, NeedCPULimit|NeedCPUUsage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Snapshot{Version: 1, Path: "/m/ctr", CPU: CPU{
+		QuotaUS: 25000, PeriodUS: 100000, Cpuset: []int{0, 1}, User: 1500 * time.Millisecond, System: 500 * time.Millisecond,
+		PerCPU: []CPUTime{{CPU: 0, User: 1000, System: 2000}},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("snapshot (-want +got):\n%s", diff)
+	}
+}
+
+// TestV1ControllerNotMounted: a Need whose controller has no hierarchy under Root is an error
+// that says so, while Needs served by the mounted controllers still work.
+func TestV1ControllerNotMounted(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"proc/7/cgroup":                           "4:memory:/ctr\n1:cpu:/ctr\n0::/\n",
+		"cgroup/memory/ctr/memory.stat":           "hierarchical_memory_limit 1048576\ntotal_rss 4096\n",
+		"cgroup/memory/ctr/memory.usage_in_bytes": "4096\n",
+		"cgroup/cpu/ctr/cpu.cfs_quota_us":         "-1\n",
+	})
+	r, err := New(Options{Root: filepath.Join(dir, "cgroup"), ProcRoot: filepath.Join(dir, "proc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		need Need
+		want string
+	}{
+		{NeedCPUUsage, "controller cpuacct is not mounted"},
+		{NeedIO, "controller blkio is not mounted"},
+	} {
+		if _, err := r.Read(7, tc.need); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("need %b: err = %v, want %q", tc.need, err, tc.want)
+		}
+	}
+	got, err := r.Read(7, NeedMemory|NeedSwap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Snapshot{Version: 1, Path: "/ctr", Memory: Memory{Limit: 1 << 20, Usage: 4096, Stat: MemoryStat{Anon: 4096}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("memory without memsw files (-want +got):\n%s", diff)
 	}
 }
