@@ -184,7 +184,17 @@ func (r *FS) readTasks(procsFile string, caller int, need Need, s *Snapshot) err
 			r.countThreads(pid, caller, &s.Tasks)
 		}
 	}
-	if need&NeedStart != 0 && haveStart {
+	if need&NeedStart != 0 && !haveStart {
+		// Every listed process exited meanwhile (or the list was empty): the caller itself is in
+		// the cgroup, so its start bounds the container's; no stat at all means it is gone too.
+		p := filepath.Join(r.opts.ProcRoot, strconv.Itoa(caller), "stat")
+		st, err := r.procStat(p)
+		if err != nil {
+			return fmt.Errorf("no start time in %s: %w: %w", procsFile, ErrNoProcess, err)
+		}
+		earliest = st.StartTime
+	}
+	if need&NeedStart != 0 {
 		s.Start = ticks(earliest)
 	}
 	return nil

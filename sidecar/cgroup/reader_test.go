@@ -274,3 +274,26 @@ func TestV1ControllerNotMounted(t *testing.T) {
 		t.Errorf("memory without memsw files (-want +got):\n%s", diff)
 	}
 }
+
+// TestStartWhenListedProcessesExited: the start time falls back to the caller's own, and is an
+// ErrNoProcess error (never a silent 0) when no process of the cgroup can be read.
+func TestStartWhenListedProcessesExited(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"proc/7/cgroup":             "0::/ctr\n",
+		"proc/7/stat":               "7 (sh) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4200 0 0\n",
+		"proc/8/cgroup":             "0::/ctr\n",
+		"cgroup/cgroup.controllers": "cpu memory\n",
+		"cgroup/ctr/cgroup.procs":   "9\n",
+	})
+	r, err := New(Options{Root: filepath.Join(dir, "cgroup"), ProcRoot: filepath.Join(dir, "proc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Read(7, NeedStart)
+	if err != nil || s.Start != 42*time.Second {
+		t.Errorf("Read(7) = %+v, %v; want Start 42s from the caller's own stat", s, err)
+	}
+	if _, err := r.Read(8, NeedStart); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("Read(8): err = %v, want ErrNoProcess", err)
+	}
+}
