@@ -1,0 +1,126 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/procview/procview/injector/inject"
+)
+
+// failingReader is a namespace reader whose API server is unreachable.
+type failingReader struct{ client.Reader }
+
+func (failingReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return errors.New("connection refused")
+}
+
+func request(t *testing.T, op admissionv1.Operation, ns string, pod *corev1.Pod) admission.Request {
+	t.Helper()
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "1", Operation: op, Namespace: ns,
+		Kind:     metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Object:   runtime.RawExtension{Raw: raw},
+	}}
+}
+
+func podWith(ann map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: ann},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+	}
+}
+
+func count(t *testing.T, m *Metrics, result string, reason inject.SkipReason) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Pods.WithLabelValues(result, string(reason)).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetCounter().GetValue()
+}
+
+func TestHandle(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	namespaces := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "secure",
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "baseline"}}},
+	).Build()
+	optIn := map[string]string{inject.AnnotationInject: "true"}
+	for _, tc := range []struct {
+		name    string
+		op      admissionv1.Operation
+		ns      string
+		ann     map[string]string
+		reader  client.Reader
+		allowed bool
+		patched bool
+		result  string
+		reason  inject.SkipReason
+		warning string
+	}{
+		{"injected", admissionv1.Create, "apps", optIn, namespaces, true, true, ResultInjected, "", ""},
+		{"not opted in", admissionv1.Create, "apps", nil, namespaces, true, false, ResultSkipped, inject.SkipNotOptedIn, ""},
+		{"update", admissionv1.Update, "apps", optIn, namespaces, true, false, ResultSkipped, inject.SkipNotCreate, ""},
+		{"baseline namespace", admissionv1.Create, "secure", optIn, namespaces, true, false, ResultSkipped, inject.SkipPSAForbidden, `enforces Pod Security "baseline"`},
+		{"namespace unreadable", admissionv1.Create, "apps", optIn, failingReader{}, true, false, ResultSkipped, inject.SkipNamespaceUnknown, "connection refused"},
+		{"invalid", admissionv1.Create, "apps", map[string]string{inject.AnnotationInject: "true", inject.AnnotationCPUView: "x"}, namespaces, false, false, ResultRejected, inject.SkipInvalidAnnotation, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := NewMetrics(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := inject.DefaultConfig()
+			wh := (&Injector{Config: cfg, Namespaces: tc.reader, Metrics: m}).Webhook(scheme)
+			resp := wh.Handle(context.Background(), request(t, tc.op, tc.ns, podWith(tc.ann)))
+			if resp.Allowed != tc.allowed {
+				t.Fatalf("allowed %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
+			}
+			if got := len(resp.Patches) > 0; got != tc.patched {
+				t.Errorf("patched %v, want %v: %v", got, tc.patched, resp.Patches)
+			}
+			if tc.patched {
+				var paths []string
+				for _, p := range resp.Patches {
+					paths = append(paths, p.Operation+" "+p.Path)
+				}
+				joined := strings.Join(paths, "\n")
+				for _, want := range []string{"add /spec/initContainers", "add /spec/shareProcessNamespace", "add /spec/volumes", "add /metadata/annotations/procview.dev~1status"} {
+					if !strings.Contains(joined, want) {
+						t.Errorf("patch lacks %q:\n%s", want, joined)
+					}
+				}
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(resp.Warnings, "\n"), tc.warning) {
+				t.Errorf("warnings %q lack %q", resp.Warnings, tc.warning)
+			}
+			if got := count(t, m, tc.result, tc.reason); got != 1 {
+				t.Errorf("procview_injector_pods_total{result=%q,reason=%q} = %v, want 1", tc.result, tc.reason, got)
+			}
+		})
+	}
+}
