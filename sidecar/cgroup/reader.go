@@ -109,8 +109,23 @@ func (r *FS) procCgroups(pid int) (pidCgroups, error) {
 	if out.main == "" {
 		return pidCgroups{}, fmt.Errorf("%s: no cgroup v%d path", p, r.version)
 	}
+	// A cgroup outside our cgroup namespace shows as "/../x"; cleaning that would name some
+	// other cgroup "/x" of ours, so it is refused (out of anything we can serve).
+	for _, cp := range v1 {
+		if hasDotDot(cp) {
+			return pidCgroups{}, fmt.Errorf("%s: cgroup path %q is outside this cgroup namespace: %w", p, cp, ErrOutOfScope)
+		}
+	}
+	if hasDotDot(out.main) {
+		return pidCgroups{}, fmt.Errorf("%s: cgroup path %q is outside this cgroup namespace: %w", p, out.main, ErrOutOfScope)
+	}
 	out.main = path.Clean(out.main)
 	return out, nil
+}
+
+// hasDotDot reports whether cgroup path p has a ".." segment.
+func hasDotDot(p string) bool {
+	return p == ".." || strings.HasPrefix(p, "../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/../")
 }
 
 // inScope reports whether cgroup path p is the scope or below it.

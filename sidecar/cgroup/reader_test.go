@@ -119,6 +119,12 @@ func TestReadFixtures(t *testing.T) {
 		name: "v1 missing blkio cgroup names the file", tree: "v1", pid: 21, need: NeedIO,
 		wantErr: "blkio/kubepods/podX/idle/blkio.throttle.io_service_bytes",
 	}, {
+		name: "v2 cgroup outside our cgroup namespace is out of scope", tree: "v2", pid: 701, need: NeedMemory,
+		wantErr: ErrOutOfScope.Error(),
+	}, {
+		name: "v1 any controller outside our cgroup namespace is out of scope", tree: "v1", pid: 31, need: NeedMemory,
+		wantErr: ErrOutOfScope.Error(),
+	}, {
 		name: "PID 0", tree: "v1", pid: 0, need: NeedMemory, wantErr: ErrNoProcess.Error(),
 	}, {
 		name: "vanished process", tree: "v2", pid: 999, need: NeedMemory, wantErr: ErrNoProcess.Error(),
