@@ -1,7 +1,9 @@
 package cgroup
 
 import (
+	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -301,5 +303,27 @@ func TestStartWhenListedProcessesExited(t *testing.T) {
 	}
 	if _, err := r.Read(8, NeedStart); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("Read(8): err = %v, want ErrNoProcess", err)
+	}
+}
+
+// TestReadFile: files larger than the pooled buffer come back whole, and a missing file is
+// fs.ErrNotExist with its path in the message.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef\n"), 5000) // 85 000 bytes, several buffer growths
+	p := filepath.Join(dir, "big")
+	if err := os.WriteFile(p, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second read reuses the grown pooled buffer
+		got, err := readFile(p)
+		if err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("readFile: %d bytes, %v; want %d bytes", len(got), err, len(big))
+		}
+	}
+	missing := filepath.Join(dir, "memory.max")
+	_, err := readFile(missing)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing file: err = %v, want ErrNotExist naming %s", err, missing)
 	}
 }
