@@ -3,10 +3,12 @@ package cgroup
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,5 +327,43 @@ func TestReadFile(t *testing.T) {
 	_, err := readFile(missing)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing file: err = %v, want ErrNotExist naming %s", err, missing)
+	}
+}
+
+// TestConcurrentReads: one FS serves many callers at once (every FUSE op has its own goroutine);
+// run with -race. Each caller must get its own cgroup's snapshot.
+func TestConcurrentReads(t *testing.T) {
+	r := fixture(t, "v2", "/")
+	want := map[int]*Snapshot{}
+	for _, pid := range []int{101, 201, 301} {
+		s, err := r.Read(pid, NeedCPULimit|NeedTasks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[pid] = s
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*8)
+	for pid, w := range want {
+		for range 8 {
+			wg.Go(func() {
+				for range 50 {
+					got, err := r.Read(pid, NeedCPULimit|NeedTasks)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if diff := cmp.Diff(w, got); diff != "" {
+						errs <- fmt.Errorf("pid %d (-want +got):\n%s", pid, diff)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -116,8 +116,10 @@ func uptime(t *testing.T) time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-func BenchmarkReadMeminfoNeed(b *testing.B) {
-	cg := testcgroup.New(b, "bench", testcgroup.Limits{MemoryBytes: 256 << 20})
+// BenchmarkRead reads a real cgroup holding a sleep: the meminfo Need (what every /proc/meminfo
+// open costs) and everything at once.
+func BenchmarkRead(b *testing.B) {
+	cg := testcgroup.New(b, "bench", testcgroup.Limits{MemoryBytes: 256 << 20, CPUQuotaUS: 50000, Cpuset: "0"})
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -130,10 +132,17 @@ func BenchmarkReadMeminfoNeed(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := r.Read(cmd.Process.Pid, NeedMemory|NeedSwap); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		need Need
+	}{{"meminfo", NeedMemory | NeedSwap}, {"all", NeedAll}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Read(cmd.Process.Pid, bc.need); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
