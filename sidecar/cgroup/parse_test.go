@@ -2,6 +2,8 @@ package cgroup
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	cgroups "github.com/containerd/cgroups/v3"
@@ -145,5 +147,67 @@ func FuzzParseProcCgroup(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// The parser we rely on (containerd/cgroups) must reject, not panic, on odd lines.
 		cgroups.ParseCgroupFromReaderUnified(bytes.NewReader(b))
+	})
+}
+
+// FuzzReadTree puts fuzzed bytes into every file a full Read opens, v1 and v2, so no
+// combination of odd files (not just each parser alone) can panic the reader.
+func FuzzReadTree(f *testing.F) {
+	f.Add([]byte("max"), []byte("50000 100000"), []byte("0-3"), []byte("anon 1\nhierarchical_memory_limit 9\n"))
+	f.Add([]byte("-1"), []byte(""), []byte("3-1"), []byte("8:0 rbytes=1\n8:0 Read 5\n"))
+	f.Fuzz(func(t *testing.T, limit, cpu, cpus, stat []byte) {
+		dir := t.TempDir()
+		write := func(p string, b []byte) {
+			full := filepath.Join(dir, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(full, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		procStat := []byte("5 (x) R 1 5 5 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ")
+		procStat = append(append(procStat, stat...), '\n')
+		write("p/5/cgroup", []byte("4:memory:/c\n3:cpuset:/c\n2:cpu,cpuacct:/c\n1:blkio:/c\n0::/c\n"))
+		write("p/5/stat", procStat)
+		write("p/5/task/5/stat", procStat)
+		for _, name := range []string{"memory.max", "memory.current", "memory.swap.current", "memory.swap.max"} {
+			write("v2/c/"+name, limit)
+		}
+		write("v2/cgroup.controllers", []byte("cpu memory"))
+		write("v2/c/cpu.max", cpu)
+		write("v2/c/cpuset.cpus.effective", cpus)
+		write("v2/c/memory.stat", stat)
+		write("v2/c/cpu.stat", stat)
+		write("v2/c/io.stat", stat)
+		write("v2/c/cgroup.procs", stat)
+		for _, name := range []string{"memory.usage_in_bytes", "memory.memsw.usage_in_bytes", "memory.limit_in_bytes"} {
+			write("v1/memory/c/"+name, limit)
+		}
+		write("v1/memory/c/memory.stat", stat)
+		write("v1/memory/c/cgroup.procs", []byte("5\n"))
+		write("v1/cpu,cpuacct/c/cpu.cfs_quota_us", cpu)
+		write("v1/cpu,cpuacct/c/cpu.cfs_period_us", limit)
+		write("v1/cpu,cpuacct/c/cpuacct.stat", stat)
+		write("v1/cpu,cpuacct/c/cpuacct.usage_all", stat)
+		write("v1/cpuset/c/cpuset.effective_cpus", cpus)
+		for _, name := range []string{"blkio.throttle.io_service_bytes", "blkio.throttle.io_serviced", "blkio.io_queued_recursive"} {
+			write("v1/blkio/c/"+name, stat)
+		}
+		for _, root := range []string{"v1", "v2"} {
+			r, err := New(Options{Root: filepath.Join(dir, root), ProcRoot: filepath.Join(dir, "p")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := r.Read(5, NeedAll)
+			if err != nil {
+				continue
+			}
+			for i := 1; i < len(s.CPU.Cpuset); i++ {
+				if s.CPU.Cpuset[i] <= s.CPU.Cpuset[i-1] {
+					t.Fatalf("%s: cpuset not strictly sorted: %v", root, s.CPU.Cpuset)
+				}
+			}
+		}
 	})
 }
