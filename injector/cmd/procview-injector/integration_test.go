@@ -541,6 +541,13 @@ func (e *env) testMetrics(t *testing.T) {
 			t.Errorf("metric %s = %v (present %v), want >= 1", series, v, ok)
 		}
 	}
+	for _, result := range []string{"injected", "skipped"} {
+		sum, _ := metricValue(body, `procview_injector_admission_duration_seconds_sum{result="`+result+`"}`)
+		n, _ := metricValue(body, `procview_injector_admission_duration_seconds_count{result="`+result+`"}`)
+		if n > 0 {
+			t.Logf("admission latency (%s): %d requests, mean %.2f ms", result, int(n), 1000*sum/n)
+		}
+	}
 }
 
 func metricValue(body, series string) (float64, bool) {
