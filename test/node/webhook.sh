@@ -50,10 +50,10 @@ stop_pid injector 5
 if [ -n "${PROCVIEW_INJECTOR_ARGS:-}" ]; then
   read -r -a args <<<"$PROCVIEW_INJECTOR_ARGS"
 else
-  args=(serve --cert-dir "$wh/certs" --addr "127.0.0.1:$WEBHOOK_PORT"
-    --metrics-addr "127.0.0.1:0" --health-addr "127.0.0.1:0")
+  args=(serve --cert-dir "$wh/certs" --listen-addr "127.0.0.1:$WEBHOOK_PORT"
+    --kubeconfig "$wh/kubeconfig" --metrics-addr 0 --health-addr 0)
 fi
-KUBECONFIG=$wh/kubeconfig start_bg injector "$bin" "${args[@]}"
+start_bg injector "$bin" "${args[@]}"
 
 healthy() {
   pid_alive injector &&
