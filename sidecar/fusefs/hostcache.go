@@ -1,0 +1,103 @@
+package fusefs
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/procview/procview/sidecar/hostfacts"
+	"github.com/procview/procview/sidecar/render"
+)
+
+// Host files that change slowly or not at all (RAM and swap sizes, CPU models, disk names)
+// are read at most once per hostTTL instead of on every open: reading /proc/meminfo costs as
+// much as a cgroup file. /proc/stat is always fresh: tools compute rates from its host lines.
+const (
+	hostTTL    = time.Second
+	cachedHost = render.HostMemInfo | render.HostCPUInfo | render.HostSwaps | render.HostDiskStats | render.HostOnline
+)
+
+type hostCache struct {
+	procRoot, sysRoot string
+	mu                sync.Mutex
+	host              render.Host
+	at                time.Time
+	have              render.HostNeed
+}
+
+// get returns host facts holding need; cached fields are shared, callers must not modify them.
+func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
+	fresh := need &^ cachedHost
+	cached := need & cachedHost
+	c.mu.Lock()
+	if time.Since(c.at) > hostTTL {
+		c.have, c.at = 0, time.Now()
+	}
+	if missing := cached &^ c.have; missing != 0 {
+		h, err := hostfacts.Read(c.procRoot, c.sysRoot, missing)
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		merge(&c.host, h, missing)
+		c.have |= missing
+	}
+	out := c.host // copy: slices are shared read-only, fresh fields are filled per call
+	c.mu.Unlock()
+	if fresh != 0 {
+		h, err := hostfacts.Read(c.procRoot, c.sysRoot, fresh)
+		if err != nil {
+			return nil, err
+		}
+		merge(&out, h, fresh)
+	}
+	out.ClockTick = 100
+	return &out, nil
+}
+
+func merge(dst, src *render.Host, need render.HostNeed) {
+	if need&render.HostMemInfo != 0 {
+		dst.MemInfo = src.MemInfo
+	}
+	if need&render.HostCPUInfo != 0 {
+		dst.CPUInfo = src.CPUInfo
+	}
+	if need&render.HostStat != 0 {
+		dst.Stat = src.Stat
+	}
+	if need&render.HostDiskStats != 0 {
+		dst.DiskStats = src.DiskStats
+	}
+	if need&render.HostSwaps != 0 {
+		dst.Swaps = src.Swaps
+	}
+	if need&render.HostLoadAvg != 0 {
+		dst.LoadAvg = src.LoadAvg
+	}
+	if need&render.HostUptime != 0 {
+		dst.Uptime = src.Uptime
+	}
+	if need&render.HostOnline != 0 {
+		dst.Online = src.Online
+	}
+}
+
+// hostHasSwap reports whether the host has any swap: without it every swap number in the view
+// is 0, and the cgroup's swap files need not be read.
+func (c *hostCache) hostHasSwap() bool {
+	h, err := c.get(render.HostMemInfo)
+	if err != nil {
+		return true // read them and let the renderer decide
+	}
+	i := bytes.Index(h.MemInfo, []byte("\nSwapTotal:"))
+	if i < 0 {
+		return true
+	}
+	f := bytes.Fields(h.MemInfo[i+len("\nSwapTotal:"):])
+	if len(f) == 0 {
+		return true
+	}
+	n, err := strconv.ParseUint(string(f[0]), 10, 64)
+	return err != nil || n > 0
+}
