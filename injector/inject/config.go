@@ -14,29 +14,31 @@ const EnvPrefix = "PROCVIEW_INJECTOR"
 // Config is what the mutation needs to know; the binary fills it from the environment
 // (envconfig, prefix PROCVIEW_INJECTOR) and flags. Call Validate before Inject.
 type Config struct {
-	SidecarImage       string   `envconfig:"SIDECAR_IMAGE" default:"localhost/procview-sidecar:dev" desc:"image of the procview sidecar"`
-	SidecarPullPolicy  string   `envconfig:"SIDECAR_PULL_POLICY" default:"IfNotPresent" desc:"imagePullPolicy of the sidecar: Always, IfNotPresent or Never"`
-	ExcludedNamespaces []string `envconfig:"EXCLUDED_NAMESPACES" default:"kube-system,kube-public" desc:"comma-separated namespaces never injected"`
-	CPUView            string   `envconfig:"CPU_VIEW" default:"quota" desc:"default CPU view of the sidecar (quota or cpuset); a pod overrides it with procview.dev/cpu-view"`
-	SidecarCPURequest  string   `envconfig:"SIDECAR_CPU_REQUEST" default:"10m" desc:"default CPU request of the sidecar (it never gets a CPU limit unless the pod is Guaranteed)"`
-	SidecarMemRequest  string   `envconfig:"SIDECAR_MEMORY_REQUEST" default:"16Mi" desc:"default memory request of the sidecar (capped by its limit)"`
-	SidecarMemLimit    string   `envconfig:"SIDECAR_MEMORY_LIMIT" default:"32Mi" desc:"default memory limit of the sidecar"`
-	OwnPodSelector     string   `envconfig:"OWN_POD_SELECTOR" default:"app.kubernetes.io/name=procview-injector" desc:"label selector of the injector's own pods, which are never injected (empty: none)"`
-	Version            string   `ignored:"true"` // recorded in the status annotation; set by the binary
+	SidecarImage         string   `envconfig:"SIDECAR_IMAGE" default:"localhost/procview-sidecar:dev" desc:"image of the procview sidecar"`
+	SidecarPullPolicy    string   `envconfig:"SIDECAR_PULL_POLICY" default:"IfNotPresent" desc:"imagePullPolicy of the sidecar: Always, IfNotPresent or Never"`
+	ExcludedNamespaces   []string `envconfig:"EXCLUDED_NAMESPACES" default:"kube-system,kube-public" desc:"comma-separated namespaces never injected"`
+	CPUView              string   `envconfig:"CPU_VIEW" default:"quota" desc:"default CPU view of the sidecar (quota or cpuset); a pod overrides it with procview.dev/cpu-view"`
+	SidecarCPURequest    string   `envconfig:"SIDECAR_CPU_REQUEST" default:"10m" desc:"default CPU request of the sidecar (it never gets a CPU limit unless the pod is Guaranteed)"`
+	SidecarCPUGuaranteed string   `envconfig:"SIDECAR_CPU_GUARANTEED" default:"100m" desc:"the sidecar's CPU request and limit in Guaranteed pods without a procview.dev/sidecar-cpu annotation (a limit as small as 10m throttles every /proc read and delays the pod's start by tens of seconds)"`
+	SidecarMemRequest    string   `envconfig:"SIDECAR_MEMORY_REQUEST" default:"16Mi" desc:"default memory request of the sidecar (capped by its limit)"`
+	SidecarMemLimit      string   `envconfig:"SIDECAR_MEMORY_LIMIT" default:"32Mi" desc:"default memory limit of the sidecar"`
+	OwnPodSelector       string   `envconfig:"OWN_POD_SELECTOR" default:"app.kubernetes.io/name=procview-injector" desc:"label selector of the injector's own pods, which are never injected (empty: none)"`
+	Version              string   `ignored:"true"` // recorded in the status annotation; set by the binary
 }
 
 // DefaultConfig returns the settings' defaults (the same as the envconfig defaults).
 func DefaultConfig() Config {
 	return Config{
-		SidecarImage:       "localhost/procview-sidecar:dev",
-		SidecarPullPolicy:  "IfNotPresent",
-		ExcludedNamespaces: []string{"kube-system", "kube-public"},
-		CPUView:            "quota",
-		SidecarCPURequest:  "10m",
-		SidecarMemRequest:  "16Mi",
-		SidecarMemLimit:    "32Mi",
-		OwnPodSelector:     "app.kubernetes.io/name=procview-injector",
-		Version:            "dev",
+		SidecarImage:         "localhost/procview-sidecar:dev",
+		SidecarPullPolicy:    "IfNotPresent",
+		ExcludedNamespaces:   []string{"kube-system", "kube-public"},
+		CPUView:              "quota",
+		SidecarCPURequest:    "10m",
+		SidecarCPUGuaranteed: "100m",
+		SidecarMemRequest:    "16Mi",
+		SidecarMemLimit:      "32Mi",
+		OwnPodSelector:       "app.kubernetes.io/name=procview-injector",
+		Version:              "dev",
 	}
 }
 
@@ -58,6 +60,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := positiveQuantity(c.SidecarCPURequest, resource.Quantity{}); err != nil {
 		return fmt.Errorf("%s_SIDECAR_CPU_REQUEST: %w", EnvPrefix, err)
+	}
+	if _, err := positiveQuantity(c.SidecarCPUGuaranteed, resource.Quantity{}); err != nil {
+		return fmt.Errorf("%s_SIDECAR_CPU_GUARANTEED: %w", EnvPrefix, err)
 	}
 	if _, err := positiveQuantity(c.SidecarMemRequest, resource.Quantity{}); err != nil {
 		return fmt.Errorf("%s_SIDECAR_MEMORY_REQUEST: %w", EnvPrefix, err)

@@ -477,6 +477,13 @@ func sidecar(pod *corev1.Pod, cfg Config, o options, files []file) (corev1.Conta
 	var warnings []string
 	if guaranteed(pod) {
 		// Keep the pod's QoS class: Guaranteed needs limits equal to requests in every container.
+		// A limit that small throttles the FUSE server hard, so Guaranteed pods get a larger default.
+		if _, set := pod.Annotations[AnnotationSidecarCPU]; !set {
+			if g, err := resource.ParseQuantity(cfg.SidecarCPUGuaranteed); err == nil && g.Cmp(o.cpu) > 0 {
+				o.cpu = g
+				res.Requests[corev1.ResourceCPU] = g
+			}
+		}
 		res.Limits[corev1.ResourceCPU] = o.cpu
 		res.Requests[corev1.ResourceMemory] = o.memLimit
 		warnings = append(warnings, fmt.Sprintf(
