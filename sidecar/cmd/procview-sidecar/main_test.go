@@ -365,3 +365,13 @@ func TestLoopEndExitsNonZero(t *testing.T) {
 		t.Fatalf("server still running 20 s after its mount went away\n%s", s.log)
 	}
 }
+
+// In a pod the mount point is a subdirectory of a fresh emptyDir that nobody has created.
+func TestCreatesMountPointInExistingParent(t *testing.T) {
+	needRoot(t)
+	dir := filepath.Join(t.TempDir(), "view")
+	s := startServer(t, dir, nil)
+	if _, err := os.ReadFile(filepath.Join(s.dir, "proc/meminfo")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -168,8 +168,13 @@ func podScope(root, procRoot string) (string, error) {
 }
 
 // prepareMountPoint detaches a dead previous instance's mounts at dir ("transport endpoint is
-// not connected") and checks dir is an empty directory.
+// not connected") and checks dir is an empty directory, creating it in an existing parent.
 func prepareMountPoint(dir string, log logr.Logger) error {
+	// In a pod the mount point is a subdirectory of a fresh emptyDir: create it, but only
+	// inside a directory that exists (a missing parent is a configuration error).
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTCONN) && !errors.Is(err, unix.ECONNABORTED) {
+		return fmt.Errorf("mount point %s: %w", dir, err)
+	}
 	for i := 0; i < 8; i++ { // stacked mounts from several dead instances
 		stale, err := staleMount(dir)
 		if err != nil {
