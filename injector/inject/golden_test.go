@@ -3,11 +3,10 @@ package inject
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
+	goldenfile "github.com/procview/procview/internal/golden"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -15,8 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
 
 // testConfig is the configuration of every golden: the defaults with a fixed version.
 func testConfig() Config {
@@ -110,19 +107,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("error of an unexpected type %T: %v", err, err)
 			}
 			got := render(t, res, err)
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			exp, rerr := os.ReadFile(golden)
-			if rerr != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update to create it)", rerr)
-			}
-			if d := cmp.Diff(string(exp), string(got)); d != "" {
-				t.Errorf("%s differs (-golden +got); rerun with -update if intended:\n%s", golden, d)
-			}
+			goldenfile.Compare(t, golden, got)
 			again, err2 := Inject(res.Pod, ns, testConfig())
 			if err == nil && err2 != nil {
 				t.Fatalf("re-injecting the output failed: %v", err2)
@@ -132,19 +117,5 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	goldens, _ := filepath.Glob("testdata/golden/*.yaml")
-	var stale []string
-	for _, g := range goldens {
-		if !want[g] {
-			if *update {
-				os.Remove(g)
-				continue
-			}
-			stale = append(stale, g)
-		}
-	}
-	sort.Strings(stale)
-	if len(stale) > 0 {
-		t.Errorf("stale goldens without an input in testdata/pods (delete them or run -update): %v", stale)
-	}
+	goldenfile.NoStale(t, filepath.Join("testdata", "golden"), want)
 }

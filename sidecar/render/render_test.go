@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/procview/procview/internal/golden"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/config"
-	"github.com/procview/procview/sidecar/internal/golden"
 )
 
 const mib = 1 << 20
