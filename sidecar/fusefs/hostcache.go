@@ -40,7 +40,7 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 			c.mu.Unlock()
 			return nil, err
 		}
-		merge(&c.host, h, missing)
+		c.host.Merge(h, missing)
 		c.have |= missing
 	}
 	out := c.host // copy: slices are shared read-only, fresh fields are filled per call
@@ -50,37 +50,10 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 		if err != nil {
 			return nil, err
 		}
-		merge(&out, h, fresh)
+		out.Merge(h, fresh)
 	}
 	out.ClockTick = 100
 	return &out, nil
-}
-
-func merge(dst, src *render.Host, need render.HostNeed) {
-	if need&render.HostMemInfo != 0 {
-		dst.MemInfo = src.MemInfo
-	}
-	if need&render.HostCPUInfo != 0 {
-		dst.CPUInfo = src.CPUInfo
-	}
-	if need&render.HostStat != 0 {
-		dst.Stat = src.Stat
-	}
-	if need&render.HostDiskStats != 0 {
-		dst.DiskStats = src.DiskStats
-	}
-	if need&render.HostSwaps != 0 {
-		dst.Swaps = src.Swaps
-	}
-	if need&render.HostLoadAvg != 0 {
-		dst.LoadAvg = src.LoadAvg
-	}
-	if need&render.HostUptime != 0 {
-		dst.Uptime = src.Uptime
-	}
-	if need&render.HostOnline != 0 {
-		dst.Online = src.Online
-	}
 }
 
 // hostHasSwap reports whether the host has any swap: without it every swap number in the view

@@ -36,16 +36,7 @@ func mask(s cgroup.Snapshot, need cgroup.Need) cgroup.Snapshot {
 
 func maskHost(h Host, need HostNeed) *Host {
 	out := Host{ClockTick: h.ClockTick}
-	for bit, f := range map[HostNeed]func(){
-		HostMemInfo: func() { out.MemInfo = h.MemInfo }, HostCPUInfo: func() { out.CPUInfo = h.CPUInfo },
-		HostStat: func() { out.Stat = h.Stat }, HostDiskStats: func() { out.DiskStats = h.DiskStats },
-		HostSwaps: func() { out.Swaps = h.Swaps }, HostLoadAvg: func() { out.LoadAvg = h.LoadAvg },
-		HostUptime: func() { out.Uptime = h.Uptime }, HostOnline: func() { out.Online = h.Online },
-	} {
-		if need&bit != 0 {
-			f()
-		}
-	}
+	out.Merge(&h, need)
 	return &out
 }
 

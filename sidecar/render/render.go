@@ -70,3 +70,31 @@ const (
 	HostUptime
 	HostOnline
 )
+
+// Merge copies into h the fields of src that need selects (ClockTick is left alone).
+func (h *Host) Merge(src *Host, need HostNeed) {
+	if need&HostMemInfo != 0 {
+		h.MemInfo = src.MemInfo
+	}
+	if need&HostCPUInfo != 0 {
+		h.CPUInfo = src.CPUInfo
+	}
+	if need&HostStat != 0 {
+		h.Stat = src.Stat
+	}
+	if need&HostDiskStats != 0 {
+		h.DiskStats = src.DiskStats
+	}
+	if need&HostSwaps != 0 {
+		h.Swaps = src.Swaps
+	}
+	if need&HostLoadAvg != 0 {
+		h.LoadAvg = src.LoadAvg
+	}
+	if need&HostUptime != 0 {
+		h.Uptime = src.Uptime
+	}
+	if need&HostOnline != 0 {
+		h.Online = src.Online
+	}
+}
