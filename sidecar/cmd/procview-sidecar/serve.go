@@ -86,7 +86,7 @@ func serve(cfg config.Serve, log logr.Logger) error {
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- mfs.Join(context.Background()) }()
 	wedged := make(chan error, 1)
-	go watchdog(ctx, filepath.Join(cfg.MountPoint, files[0].Path), wedged)
+	go watchdog(ctx, filepath.Join(cfg.MountPoint, files[0].Path), watchdogEvery, watchdogTimeout, wedged)
 
 	select {
 	case <-ctx.Done():
@@ -252,10 +252,10 @@ func reattach(cfg config.Serve, files []render.File, log logr.Logger) {
 	}
 }
 
-// watchdog reads the view from this process every watchdogEvery; a read that hangs longer than
-// watchdogTimeout reports the loop wedged.
-func watchdog(ctx context.Context, file string, wedged chan<- error) {
-	t := time.NewTicker(watchdogEvery)
+// watchdog reads the view from this process every period; a read that hangs longer than
+// timeout, or fails, reports the loop wedged.
+func watchdog(ctx context.Context, file string, every, timeout time.Duration, wedged chan<- error) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -271,8 +271,8 @@ func watchdog(ctx context.Context, file string, wedged chan<- error) {
 				wedged <- fmt.Errorf("own view unreadable: %w", err)
 				return
 			}
-		case <-time.After(watchdogTimeout):
-			wedged <- fmt.Errorf("own view did not answer in %v: FUSE loop wedged", watchdogTimeout)
+		case <-time.After(timeout):
+			wedged <- fmt.Errorf("own view did not answer in %v: FUSE loop wedged", timeout)
 			return
 		case <-ctx.Done():
 			return
