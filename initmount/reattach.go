@@ -111,50 +111,72 @@ func viewTargets(opts Options, pid int) ([]File, error) {
 
 // rebindIn enters pid's mount namespace on a throw-away OS thread and re-binds targets.
 // setns(CLONE_NEWNS) refuses a thread that shares its filesystem attributes with others, so the
-// thread first unshares CLONE_FS; it is never unlocked, so the Go runtime discards it afterwards.
+// thread first unshares CLONE_FS.
 func rebindIn(procRoot string, pid int, files []File) (Namespace, error) {
 	nsPath := filepath.Join(procRoot, strconv.Itoa(pid), "ns/mnt")
-	type result struct {
-		ns  Namespace
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
-		ns := Namespace{PID: pid}
-		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			ch <- result{ns, fmt.Errorf("open %s: %w", nsPath, err)}
+	ns := Namespace{PID: pid}
+	var err error
+	onThrowawayThread(func() {
+		fd, openErr := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if openErr != nil {
+			err = fmt.Errorf("open %s: %w", nsPath, openErr)
 			return
 		}
 		defer unix.Close(fd)
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			ch <- result{ns, fmt.Errorf("unshare CLONE_FS: %w", err)}
+		if e := unix.Unshare(unix.CLONE_FS); e != nil {
+			err = fmt.Errorf("unshare CLONE_FS: %w", e)
 			return
 		}
-		if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
-			ch <- result{ns, fmt.Errorf("setns %s: %w", nsPath, err)}
+		if e := unix.Setns(fd, unix.CLONE_NEWNS); e != nil {
+			err = fmt.Errorf("setns %s: %w", nsPath, e)
 			return
 		}
 		var errs []error
 		for _, f := range files {
-			live, err := rebind(f)
+			live, e := rebind(f)
 			switch {
-			case err != nil:
-				errs = append(errs, err)
+			case e != nil:
+				errs = append(errs, e)
 			case live:
 				ns.Live = append(ns.Live, f.Target)
 			default:
 				ns.Reattached = append(ns.Reattached, f.Target)
 			}
 		}
-		ch <- result{ns, errors.Join(errs...)}
-	}()
-	r := <-ch
-	sort.Strings(r.ns.Reattached)
-	sort.Strings(r.ns.Live)
-	return r.ns, r.err
+		err = errors.Join(errs...)
+	})
+	sort.Strings(ns.Reattached)
+	sort.Strings(ns.Live)
+	return ns, err
 }
+
+// onThrowawayThread runs fn on an OS thread that ends with it, so no other goroutine ever runs
+// in the namespace fn enters. Never on the main thread: the runtime does not end it, and
+// /proc/<pid>/ns/* (what `kubectl exec` and exec probes join through the runtime) name the main
+// thread's namespaces, so a main thread left in an app container's mount namespace makes every
+// later exec into this container run in the wrong filesystem.
+func onThrowawayThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		runLocked(fn)
+	}()
+	<-done
+}
+
+// runLocked runs fn on the calling goroutine's locked thread unless that is the main thread.
+func runLocked(fn func()) {
+	if onMainThread() {
+		// Hold the main thread (locked, so no one else gets it) while another thread works.
+		onThrowawayThread(fn)
+		runtime.UnlockOSThread()
+		return
+	}
+	fn() // never unlocked: the runtime ends the thread when its goroutine returns
+}
+
+func onMainThread() bool { return unix.Gettid() == unix.Getpid() }
 
 // rebind binds f.Source over f.Target unless the target already is the live file.
 // It reports live=true when nothing had to be done.

@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if err := mainThreadStaysHome(); err != nil {
+		fmt.Fprintln(os.Stderr, "initmount:", err)
+		os.Exit(1)
+	}
 	os.Exit(m.Run())
 }
 
