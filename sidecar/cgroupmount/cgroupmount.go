@@ -48,6 +48,9 @@ func Resolve(sysRoot, procRoot, dir string) (root string, cleanup func(), err er
 		mounted = append(mounted, target)
 		return nil
 	}
+	// A killed predecessor in this mount namespace (a restarted worker) left its mounts here.
+	for i := 0; i < 16 && syscall.Unmount(dir, syscall.MNT_DETACH) == nil; i++ {
+	}
 	if _, err := os.Stat(filepath.Join(sysRoot, "cgroup.controllers")); err == nil {
 		if err := mount(dir, "cgroup2", ""); err != nil {
 			return "", nil, err
