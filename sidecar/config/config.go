@@ -19,6 +19,7 @@ const (
 	EnvCPUView    = Prefix + "_CPU_VIEW"
 	EnvFiles      = Prefix + "_FILES"
 	EnvReattach   = Prefix + "_REATTACH"
+	EnvSupervise  = Prefix + "_SUPERVISE"
 )
 
 // CgroupRootAuto makes the sidecar find the cgroup filesystems itself: /sys/fs/cgroup when it
@@ -38,6 +39,7 @@ type Serve struct {
 	Scope      string   `envconfig:"SCOPE" default:"/" desc:"cgroup path prefix whose processes get their view; \"pod\" = the parent of the sidecar's own cgroup; other readers get the host's own file, nothing of any container"`
 	CPUView    string   `envconfig:"CPU_VIEW" default:"quota" desc:"how the CPU count is computed: quota (ceil(quota/period) capped by the cpuset) or cpuset"`
 	Files      []string `envconfig:"FILES" desc:"comma-separated view files to serve (default: all), e.g. proc/meminfo,proc/cpuinfo"`
+	Supervise  bool     `envconfig:"SUPERVISE" default:"true" desc:"run the FUSE server as a child process (procview-sidecar worker) and restart it at once when it dies after serving; false = serve in this process"`
 	Reattach   bool     `envconfig:"REATTACH" default:"false" desc:"after mounting, re-bind the fresh view over stale view mounts in every mount namespace of this PID namespace (a restarted sidecar in a pod)"`
 }
 

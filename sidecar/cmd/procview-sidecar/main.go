@@ -1,6 +1,7 @@
 // Command procview-sidecar serves a per-container view of /proc files over FUSE.
 //
 //	procview-sidecar serve --mountpoint DIR   mount the view on DIR and serve it until SIGTERM
+//	procview-sidecar worker ...               the FUSE server that serve runs and restarts
 //	procview-sidecar probe --mountpoint DIR   exit 0 only when the view at DIR answers
 package main
 
@@ -40,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
-	case "serve", "probe":
+	case "serve", "worker", "probe":
 	default:
 		fmt.Fprintf(stderr, "procview-sidecar: unknown command %q\n", cmd)
 		usage(stderr)
@@ -54,10 +55,15 @@ func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 		return 2
 	}
 	var err error
-	if cmd == "probe" {
+	switch {
+	case cmd == "probe":
 		err = probe(cfg)
-	} else {
-		err = serve(cfg, log)
+	case cmd == "serve" && cfg.Supervise:
+		return supervise(rest, stderr, log)
+	case cmd == "worker":
+		err = serve(cfg, log, workerReady(log))
+	default:
+		err = serve(cfg, log, func() {})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "procview-sidecar %s: %v\n", cmd, err)
@@ -79,6 +85,7 @@ func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) 
 	fs.StringVar(&cfg.CPUView, "cpu-view", cfg.CPUView, "quota or cpuset")
 	files := fs.String("files", strings.Join(cfg.Files, ","), "comma-separated view files (default all)")
 	fs.BoolVar(&cfg.Reattach, "reattach", cfg.Reattach, "re-bind the view over stale mounts in this PID namespace")
+	fs.BoolVar(&cfg.Supervise, "supervise", cfg.Supervise, "serve from a child process, restarted when it dies")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,11 +106,13 @@ func usage(w io.Writer) {
 
 Usage:
   procview-sidecar serve --mountpoint DIR [flags]   mount the view on DIR; unmount on SIGTERM/SIGINT
+  procview-sidecar worker [flags]                   the FUSE server itself (serve runs it as a child)
   procview-sidecar probe --mountpoint DIR           exit 0 only when the view at DIR answers
   procview-sidecar help                             this text
 
 Every setting is an environment variable; the flag of the same name (--mountpoint,
---cgroup-root, --proc-root, --sys-root, --scope, --cpu-view, --files, --reattach) overrides it.
+--cgroup-root, --proc-root, --sys-root, --scope, --cpu-view, --files, --reattach, --supervise)
+overrides it.
 
 `)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) // align envconfig's tab-separated table

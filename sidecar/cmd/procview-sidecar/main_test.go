@@ -340,11 +340,11 @@ wait $S`
 	}
 }
 
-// When the FUSE loop ends without a signal (here: unmounted from outside), the server exits
-// non-zero so the kubelet restarts it.
+// When the FUSE loop ends without a signal (here: unmounted from outside), an unsupervised
+// server exits non-zero so the kubelet restarts it.
 func TestLoopEndExitsNonZero(t *testing.T) {
 	needRoot(t)
-	s := startServer(t, "", nil)
+	s := startServer(t, "", nil, "--supervise=false")
 	if err := syscall.Unmount(s.dir, syscall.MNT_DETACH); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,9 @@ const (
 	watchdogTimeout = 10 * time.Second
 )
 
-func serve(cfg config.Serve, log logr.Logger) error {
+// serve mounts the view and serves it until a signal; ready is called once it answers (and
+// stale mounts in app containers are re-attached).
+func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -80,6 +82,7 @@ func serve(cfg config.Serve, log logr.Logger) error {
 	if cfg.Reattach {
 		reattach(cfg, files, log)
 	}
+	ready()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

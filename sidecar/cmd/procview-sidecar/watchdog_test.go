@@ -5,72 +5,28 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jacobsa/fuse"
-	"github.com/jacobsa/fuse/fuseops"
-	"github.com/jacobsa/fuse/fuseutil"
-
-	"github.com/procview/procview/sidecar/fusefs"
 )
 
-// wedgedFS has one file, "f", whose reads never answer until release is closed: a FUSE loop
-// that is alive but stuck.
-type wedgedFS struct {
-	fuseutil.NotImplementedFileSystem
-	release chan struct{}
-}
-
-func (fs *wedgedFS) LookUpInode(ctx context.Context, op *fuseops.LookUpInodeOp) error {
-	if op.Parent != fuseops.RootInodeID || op.Name != "f" {
-		return fuse.ENOENT
-	}
-	op.Entry.Child = 2
-	op.Entry.Attributes = fuseops.InodeAttributes{Nlink: 1, Mode: 0o444, Size: 4}
-	return nil
-}
-
-func (fs *wedgedFS) GetInodeAttributes(ctx context.Context, op *fuseops.GetInodeAttributesOp) error {
-	op.Attributes = fuseops.InodeAttributes{Nlink: 1, Mode: 0o444, Size: 4}
-	if op.Inode == fuseops.RootInodeID {
-		op.Attributes.Mode = 0o555 | os.ModeDir
-	}
-	return nil
-}
-
-func (fs *wedgedFS) OpenFile(ctx context.Context, op *fuseops.OpenFileOp) error {
-	op.UseDirectIO = true
-	return nil
-}
-
-func (fs *wedgedFS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
-	<-fs.release
-	return nil
-}
-
-// The watchdog reports a FUSE loop whose reads hang (the process then exits non-zero and the
-// kubelet restarts it), and stays quiet while reads answer.
+// The watchdog reports a view whose reads hang (the process then exits non-zero and is
+// restarted). The hanging file is a FIFO without a writer: serving a wedged FUSE file from this
+// test process instead could deadlock the process's own exit on its open files.
 func TestWatchdogSeesWedgedLoop(t *testing.T) {
-	needRoot(t)
-	dir := t.TempDir()
-	fs := &wedgedFS{release: make(chan struct{})}
-	mfs, err := fuse.Mount(dir, fuseutil.NewFileSystemServer(fs), &fuse.MountConfig{FSName: "procview-wedged-test"})
-	if err != nil {
+	fifo := filepath.Join(t.TempDir(), "f")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		close(fs.release) // let the hung reads return, then unmount
-		if err := fusefs.Unmount(dir); err != nil {
-			t.Error(err)
+	t.Cleanup(func() { // a writer that comes and goes frees the hung reader
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
 		}
-		mfs.Join(context.Background())
 	})
-
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	wedged := make(chan error, 1)
-	go watchdog(ctx, filepath.Join(dir, "f"), 50*time.Millisecond, 300*time.Millisecond, wedged)
+	go watchdog(ctx, fifo, 50*time.Millisecond, 300*time.Millisecond, wedged)
 	select {
 	case err := <-wedged:
 		if !strings.Contains(err.Error(), "wedged") {
