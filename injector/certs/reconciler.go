@@ -53,10 +53,17 @@ func (o Options) Validate() error {
 // step. Several replicas may run it at once: the Secret is created only if absent and updated
 // with its resourceVersion, so one write wins and the others re-read it.
 type Reconciler struct {
-	Client client.Client
-	Opts   Options
-	Now    func() time.Time // the clock; time.Now when nil
-	Log    logr.Logger
+	Client  client.Client
+	Opts    Options
+	Now     func() time.Time // the clock; time.Now when nil
+	Log     logr.Logger
+	Metrics *Metrics // optional
+}
+
+func (r *Reconciler) issued(reason string) {
+	if r.Metrics != nil {
+		r.Metrics.Issued.WithLabelValues(reason).Inc()
+	}
 }
 
 // retryAfter is how soon a lost race (AlreadyExists, Conflict) or a missing webhook
@@ -109,6 +116,7 @@ func (r *Reconciler) Sync(ctx context.Context) (reconcile.Result, error) {
 			}
 			return reconcile.Result{}, fmt.Errorf("create secret %s: %w", r.secretKey(), err)
 		}
+		r.issued(IssuedCreated)
 		log.Info("created serving certificate", "notAfter", now.Add(r.Opts.Validity).UTC(), "dnsNames", names)
 	case err != nil:
 		return reconcile.Result{}, fmt.Errorf("get secret %s: %w", r.secretKey(), err)
@@ -135,6 +143,11 @@ func (r *Reconciler) Sync(ctx context.Context) (reconcile.Result, error) {
 			}
 			return reconcile.Result{}, fmt.Errorf("update secret %s: %w", r.secretKey(), err)
 		}
+		if perr != nil {
+			r.issued(IssuedReplaced)
+		} else {
+			r.issued(IssuedRotated)
+		}
 		if p, err = Parse(nkp, now, names); err != nil {
 			return reconcile.Result{}, fmt.Errorf("new key pair: %w", err) // a bug: Generate's output must parse
 		}
@@ -149,6 +162,9 @@ func (r *Reconciler) Sync(ctx context.Context) (reconcile.Result, error) {
 	}
 	if err := writeFiles(r.Opts.CertDir, p.Cert, p.Key); err != nil {
 		return reconcile.Result{}, err
+	}
+	if r.Metrics != nil {
+		r.Metrics.NotAfter.Set(float64(p.Leaf.NotAfter.Unix()))
 	}
 	next := NextCheck(p, now).Sub(now)
 	if !found {

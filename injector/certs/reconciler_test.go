@@ -12,6 +12,9 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -428,4 +431,77 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("%s: Validate = nil, want an error", name)
 		}
 	}
+}
+
+func TestMetrics(t *testing.T) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, nil, mwc())
+	r := f.replica("a")
+	r.Metrics = m
+	issued := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, reason := range []string{IssuedCreated, IssuedRotated, IssuedReplaced} {
+			out[reason] = value(t, m.Issued.WithLabelValues(reason))
+		}
+		return out
+	}
+	check := func(what string, want map[string]float64) {
+		t.Helper()
+		if diff := cmp.Diff(want, issued()); diff != "" {
+			t.Errorf("%s: issued (-want +got):\n%s", what, diff)
+		}
+		p := f.checkConsistent(r)
+		if got, want := value(t, m.NotAfter), float64(p.Leaf.NotAfter.Unix()); got != want {
+			t.Errorf("%s: expiry gauge %v, want %v", what, got, want)
+		}
+	}
+	if got := issued(); got[IssuedCreated] != 0 || len(got) != 3 {
+		t.Fatalf("before: %v", got)
+	}
+	res := f.sync(r)
+	check("created", map[string]float64{IssuedCreated: 1, IssuedRotated: 0, IssuedReplaced: 0})
+	f.sync(r)
+	check("unchanged", map[string]float64{IssuedCreated: 1, IssuedRotated: 0, IssuedReplaced: 0})
+	f.clock.Set(t0.Add(res.RequeueAfter))
+	f.sync(r)
+	check("rotated", map[string]float64{IssuedCreated: 1, IssuedRotated: 1, IssuedReplaced: 0})
+	s := f.secret()
+	s.Data[KeyKey] = []byte("junk")
+	if err := f.c.Update(f.ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	f.sync(r)
+	check("replaced", map[string]float64{IssuedCreated: 1, IssuedRotated: 1, IssuedReplaced: 1})
+}
+
+func TestMetricsRegisterTwice(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewMetrics(reg) // a second server in one process shares the collectors
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Issued.WithLabelValues(IssuedCreated).Inc()
+	if got := value(t, a.Issued.WithLabelValues(IssuedCreated)); got != 1 {
+		t.Errorf("shared counter = %v, want 1", got)
+	}
+}
+
+// value reads a counter's or a gauge's value.
+func value(t *testing.T, c prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
 }

@@ -86,11 +86,15 @@ func selfSignedCert(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config,
 		return fmt.Errorf("serving certificate: client: %w", err)
 	}
 	log = log.WithName("certs")
-	boot := &certs.Reconciler{Client: direct, Opts: o, Log: log}
+	metrics, err := certs.NewMetrics(crmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	boot := &certs.Reconciler{Client: direct, Opts: o, Log: log, Metrics: metrics}
 	if err := boot.Bootstrap(ctx, 2*time.Minute); err != nil {
 		return err
 	}
-	r := &certs.Reconciler{Client: mgr.GetClient(), Opts: o, Log: log}
+	r := &certs.Reconciler{Client: mgr.GetClient(), Opts: o, Log: log, Metrics: metrics}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("serving certificate controller: %w", err)
 	}
