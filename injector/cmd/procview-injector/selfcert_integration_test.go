@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -179,6 +181,14 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 			t.Fatalf("secret not recreated with a new certificate and caBundle: %v", err)
 		}
 		t.Logf("secret recreated, caBundle and files updated in %v", time.Since(start).Round(time.Millisecond))
+		// The webhook server reloads the files (controller-runtime's certwatcher).
+		if err := kubetest.Eventually(ctx, 20*time.Second, func() error {
+			return servesCert(s.ListenAddr, now.Cert)
+		}); err != nil {
+			t.Errorf("webhook server does not present the new certificate: %v", err)
+		} else {
+			t.Logf("webhook server presents the new certificate %v after the deletion", time.Since(start).Round(time.Millisecond))
+		}
 		if bytes.Equal(bundle, firstBundle) {
 			t.Error("caBundle unchanged")
 		}
@@ -203,6 +213,23 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 		}
 		injectedPod(t)
 	})
+}
+
+// servesCert checks that the TLS server at addr presents the certificate certPEM.
+func servesCert(addr string, certPEM []byte) error {
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) // only reads the certificate
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	blk, _ := pem.Decode(certPEM)
+	if blk == nil {
+		return fmt.Errorf("no PEM certificate")
+	}
+	if got := conn.ConnectionState().PeerCertificates; len(got) == 0 || !bytes.Equal(got[0].Raw, blk.Bytes) {
+		return fmt.Errorf("server presents another certificate")
+	}
+	return nil
 }
 
 // applyRendered creates every object of kind from a rendering.
