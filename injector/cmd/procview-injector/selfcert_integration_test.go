@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -159,6 +160,24 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 		}
 	}
 	t.Run("injects through the Service", injectedPod)
+
+	t.Run("injector pod admitted under Pod Security restricted", func(t *testing.T) {
+		var warn warnings
+		rc := rest.CopyConfig(cp.Config)
+		rc.WarningHandlerWithContext = &warn
+		c, err := client.New(rc, client.Options{Scheme: scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod := &corev1.Pod{ObjectMeta: d.dep.Spec.Template.ObjectMeta, Spec: d.dep.Spec.Template.Spec}
+		pod.Namespace, pod.Name = d.namespace, "injector-dry-run"
+		if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
+			t.Fatalf("the Deployment's pod in %s: %v", d.namespace, err)
+		}
+		if w := warn.take(); len(w) > 0 {
+			t.Errorf("admission warnings: %q", w)
+		}
+	})
 
 	t.Run("deleted secret is recreated", func(t *testing.T) {
 		var sec corev1.Secret
