@@ -32,6 +32,10 @@ const (
 // RotateFraction: a certificate is replaced once less than this part of its lifetime remains.
 const RotateFraction = 3 // 1/3
 
+// MaxCAs bounds the CA bundle: the new CA and at most MaxCAs-1 earlier ones still valid (a
+// Secret deleted again and again must not grow the webhook configuration without end).
+const MaxCAs = 4
+
 // clockSkew backdates NotBefore so a peer whose clock is a little behind accepts a fresh certificate.
 const clockSkew = 5 * time.Minute
 
@@ -59,9 +63,9 @@ func (kp KeyPair) Data() map[string][]byte {
 
 // Generate creates a new CA and a serving certificate for dnsNames signed by it, both valid from
 // now (minus a little clock skew) for validity. The CA's private key is not kept: the next
-// rotation creates a new CA. The CA bundle is the new CA followed by the certificates of
-// previous (PEM bundles) that are still valid at now, so servers still presenting a certificate
-// of an older CA keep being trusted until they reload.
+// rotation creates a new CA. The CA bundle is the new CA followed by the CA certificates of
+// previous (PEM bundles, newest first) that are still valid at now, MaxCAs in all, so servers
+// still presenting a certificate of an older CA keep being trusted until they reload.
 func Generate(now time.Time, validity time.Duration, dnsNames []string, previous ...[]byte) (KeyPair, error) {
 	if validity <= 2*clockSkew {
 		return KeyPair{}, fmt.Errorf("certificate validity %v is too short (want more than %v)", validity, 2*clockSkew)
@@ -115,7 +119,7 @@ func Generate(now time.Time, validity time.Duration, dnsNames []string, previous
 	}
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	return KeyPair{
-		CA:   Bundle(now, append([][]byte{caPEM}, previous...)...),
+		CA:   firstCerts(Bundle(now, append([][]byte{caPEM}, previous...)...), MaxCAs),
 		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		Key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 	}, nil
@@ -144,6 +148,18 @@ func Bundle(now time.Time, bundles ...[]byte) []byte {
 		}
 	}
 	return out.Bytes()
+}
+
+// firstCerts keeps the first n PEM blocks of b.
+func firstCerts(b []byte, n int) []byte {
+	rest := b
+	for i := 0; i < n; i++ {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			return b
+		}
+	}
+	return b[:len(b)-len(rest)]
 }
 
 // parseCerts returns the certificates of a PEM bundle that parse (other blocks are skipped).

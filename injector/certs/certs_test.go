@@ -212,3 +212,26 @@ func TestRotationOverlap(t *testing.T) {
 		t.Errorf("NextCheck = %v, want RotateAt %v", got, want)
 	}
 }
+
+// TestBundleBounded: however many earlier CAs are still valid, a new pair carries MaxCAs-1 of
+// them, the newest first.
+func TestBundleBounded(t *testing.T) {
+	var previous []byte
+	var cas [][]byte // newest first
+	for i := 0; i < MaxCAs+3; i++ {
+		kp := mustGenerate(t, t0, 90*day)
+		previous = append(append([]byte{}, kp.CA...), previous...)
+		cas = append([][]byte{pemCerts(t, kp.CA)[0]}, cas...)
+	}
+	kp := mustGenerate(t, t0, 90*day, previous)
+	got := pemCerts(t, kp.CA)
+	if len(got) != MaxCAs {
+		t.Fatalf("bundle has %d CAs, want %d", len(got), MaxCAs)
+	}
+	if diff := cmp.Diff(cas[:MaxCAs-1], got[1:]); diff != "" {
+		t.Errorf("carried-over CAs (-want +got):\n%s", diff)
+	}
+	if _, err := Parse(kp, t0, names); err != nil {
+		t.Errorf("bounded bundle: %v", err)
+	}
+}
