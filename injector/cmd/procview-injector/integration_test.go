@@ -535,6 +535,7 @@ func (e *env) testMetrics(t *testing.T) {
 		`procview_injector_pods_total{reason="invalid-annotation",result="rejected"}`,
 		`procview_injector_pods_total{reason="not-opted-in",result="skipped"}`,
 		`procview_injector_admission_duration_seconds_count{result="injected"}`,
+		`controller_runtime_webhook_latency_seconds_count{webhook="` + webhook.Path + `"}`, // the framework's own
 	} {
 		v, ok := metricValue(body, series)
 		if !ok || v < 1 {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
+	"github.com/procview/procview/injector/certs"
 	"github.com/procview/procview/injector/inject"
 )
 
@@ -37,6 +39,38 @@ type settings struct {
 	MetricsAddr string `envconfig:"METRICS_ADDR" default:":8080" desc:"host:port of the Prometheus endpoint /metrics; 0 disables it"`
 	HealthAddr  string `envconfig:"HEALTH_ADDR" default:":8081" desc:"host:port of /healthz and /readyz; 0 disables them"`
 	Kubeconfig  string `envconfig:"KUBECONFIG" desc:"kubeconfig file for the namespace lookups (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)"`
+	CertSettings
+}
+
+// CertSettings say where the serving certificate comes from.
+type CertSettings struct {
+	CertMode      string        `envconfig:"CERT_MODE" default:"external" desc:"external: tls.crt/tls.key in CERT_DIR are provided (cert-manager, a mounted Secret, files); self: the injector creates and rotates them in the Secret CERT_SECRET and keeps the caBundle of WEBHOOK_CONFIG current"`
+	Namespace     string        `envconfig:"NAMESPACE" default:"procview-system" desc:"the injector's namespace (self mode: where CERT_SECRET and SERVICE_NAME live; set it from the downward API metadata.namespace)"`
+	CertSecret    string        `envconfig:"CERT_SECRET" default:"procview-injector-tls" desc:"self mode: Secret (type kubernetes.io/tls, plus ca.crt) shared by the replicas"`
+	ServiceName   string        `envconfig:"SERVICE_NAME" default:"procview-injector" desc:"self mode: the webhook's Service; the certificate is for <svc>, <svc>.<ns>, <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local"`
+	WebhookConfig string        `envconfig:"WEBHOOK_CONFIG" default:"procview-injector" desc:"self mode: MutatingWebhookConfiguration whose webhooks get the caBundle"`
+	CertValidity  time.Duration `envconfig:"CERT_VALIDITY" default:"8760h" desc:"self mode: lifetime of each CA and serving certificate; replaced when less than a third remains"`
+}
+
+// Validate reports the first unusable certificate setting.
+func (c CertSettings) Validate() error {
+	switch c.CertMode {
+	case certModeExternal:
+		return nil
+	case certModeSelf:
+		return c.options("-").Validate()
+	}
+	return fmt.Errorf("%s_CERT_MODE=%q: want %s or %s", inject.EnvPrefix, c.CertMode, certModeSelf, certModeExternal)
+}
+
+const (
+	certModeSelf     = "self"
+	certModeExternal = "external"
+)
+
+func (c CertSettings) options(certDir string) certs.Options {
+	return certs.Options{Namespace: c.Namespace, SecretName: c.CertSecret, ServiceName: c.ServiceName,
+		WebhookConfig: c.WebhookConfig, CertDir: certDir, Validity: c.CertValidity}
 }
 
 func main() {
@@ -76,6 +110,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.StringVar(&s.MetricsAddr, "metrics-addr", s.MetricsAddr, "metrics listener")
 		fs.StringVar(&s.HealthAddr, "health-addr", s.HealthAddr, "health listener")
 		fs.StringVar(&s.Kubeconfig, "kubeconfig", s.Kubeconfig, "kubeconfig file")
+		fs.StringVar(&s.CertMode, "cert-mode", s.CertMode, "self or external")
 	case "inject":
 		fs.StringVar(&file, "f", "", "YAML file to inject, - for stdin")
 		fs.StringVar(&nsLabels, "namespace-labels", "", "labels of the target namespace as k=v,k=v (e.g. pod-security.kubernetes.io/enforce=restricted)")
@@ -96,6 +131,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	s.ExcludedNamespaces = splitList(*excluded)
 	if err := s.Config.Validate(); err != nil {
+		fmt.Fprintf(stderr, "procview-injector: %v\n", err)
+		return 2
+	}
+	if err := s.CertSettings.Validate(); err != nil && cmd == "serve" {
 		fmt.Fprintf(stderr, "procview-injector: %v\n", err)
 		return 2
 	}
@@ -191,7 +230,7 @@ Usage:
   procview-injector help                      this text
 
 Flags (override the environment): --sidecar-image, --cpu-view, --excluded-namespaces;
-serve: --listen-addr, --cert-dir, --metrics-addr, --health-addr, --kubeconfig;
+serve: --listen-addr, --cert-dir, --cert-mode, --metrics-addr, --health-addr, --kubeconfig;
 inject: -f FILE|-, --namespace-labels k=v,... (what the webhook would read from the namespace).
 
 `)

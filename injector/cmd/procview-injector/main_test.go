@@ -170,6 +170,10 @@ func TestRunCLI(t *testing.T) {
 		{"inject needs -f", []string{"inject"}, nil, 2, "", "-f FILE"},
 		{"bad setting", []string{"inject", "-f", file, "--cpu-view", "cores"}, nil, 2, "", "CPU_VIEW"},
 		{"missing file", []string{"inject", "-f", filepath.Join(dir, "nope")}, nil, 1, "", "no such file"},
+		{"bad cert mode", []string{"serve", "--cert-mode", "auto"}, nil, 2, "", `CERT_MODE="auto": want self or external`},
+		{"self mode needs a service", []string{"serve"}, map[string]string{"PROCVIEW_INJECTOR_CERT_MODE": "self", "PROCVIEW_INJECTOR_SERVICE_NAME": ""}, 2, "", "service name is empty"},
+		{"self mode validity", []string{"serve"}, map[string]string{"PROCVIEW_INJECTOR_CERT_MODE": "self", "PROCVIEW_INJECTOR_CERT_VALIDITY": "1m"}, 2, "", "too short"},
+		{"cert mode ignored by inject", []string{"inject", "-f", file}, map[string]string{"PROCVIEW_INJECTOR_CERT_MODE": "auto"}, 0, "name: procview", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {

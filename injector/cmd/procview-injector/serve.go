@@ -5,17 +5,20 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/procview/procview/injector/certs"
 	"github.com/procview/procview/injector/webhook"
 )
 
@@ -35,15 +38,26 @@ func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logge
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:                 scheme,
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: s.MetricsAddr},
 		HealthProbeBindAddress: s.HealthAddr,
 		WebhookServer:          crwebhook.NewServer(crwebhook.Options{Host: host, Port: port, CertDir: s.CertDir}),
-	})
+	}
+	certOpts := s.CertSettings.options(s.CertDir)
+	if s.CertMode == certModeSelf {
+		// The cache holds only the Secret and the webhook configuration: RBAC on those names suffices.
+		opts.Cache = certs.CacheOptions(certOpts)
+	}
+	mgr, err := ctrl.NewManager(restCfg, opts)
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	if s.CertMode == certModeSelf {
+		if err := selfSignedCert(ctx, mgr, restCfg, scheme, certOpts, log); err != nil {
+			return err
+		}
 	}
 	metrics, err := webhook.NewMetrics(crmetrics.Registry)
 	if err != nil {
@@ -58,8 +72,31 @@ func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logge
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return err
 	}
-	log.Info("starting", "version", s.Version, "listen", s.ListenAddr, "path", webhook.Path, "certDir", s.CertDir,
+	log.Info("starting", "version", s.Version, "listen", s.ListenAddr, "path", webhook.Path, "certDir", s.CertDir, "certMode", s.CertMode,
 		"metrics", s.MetricsAddr, "health", s.HealthAddr, "sidecarImage", s.SidecarImage,
 		"excludedNamespaces", s.ExcludedNamespaces, "cpuView", s.CPUView)
 	return mgr.Start(ctx)
+}
+
+// selfSignedCert makes the serving certificate exist in the cert dir before the webhook server
+// starts (it reads the files at start), then keeps it current with a reconciler.
+func selfSignedCert(ctx context.Context, mgr ctrl.Manager, restCfg *rest.Config, scheme *runtime.Scheme, o certs.Options, log logr.Logger) error {
+	direct, err := client.New(restCfg, client.Options{Scheme: scheme}) // the manager's cache starts after the webhook server
+	if err != nil {
+		return fmt.Errorf("serving certificate: client: %w", err)
+	}
+	log = log.WithName("certs")
+	metrics, err := certs.NewMetrics(crmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	boot := &certs.Reconciler{Client: direct, Opts: o, Log: log, Metrics: metrics}
+	if err := boot.Bootstrap(ctx, 2*time.Minute); err != nil {
+		return err
+	}
+	r := &certs.Reconciler{Client: mgr.GetClient(), Opts: o, Log: log, Metrics: metrics}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("serving certificate controller: %w", err)
+	}
+	return nil
 }

@@ -118,7 +118,9 @@ func Start(t testing.TB) *ControlPlane {
 	}
 	writePEM(t, filepath.Join(dir, "sa.key"), "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(saKey))
 	token := "procview-test-admin-token"
-	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	tokens := token + ",admin,admin,system:masters\n" +
+		injectorToken + "," + InjectorUser + ",procview-injector,\"system:serviceaccounts,system:serviceaccounts:procview-system\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(tokens), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cp.ServingCert(t, dir, "apiserver")
@@ -136,6 +138,8 @@ func Start(t testing.TB) *ControlPlane {
 		"--service-cluster-ip-range", "10.0.0.0/24",
 		"--allow-privileged=true",
 		"--endpoint-reconciler-type", "none",
+		// Webhooks behind a Service are called at an endpoint of its EndpointSlices (no kube-proxy).
+		"--enable-aggregator-routing=true",
 		// No controller-manager creates the default ServiceAccount; pods need none here.
 		"--disable-admission-plugins", "ServiceAccount",
 	)
@@ -147,6 +151,19 @@ func Start(t testing.TB) *ControlPlane {
 	}
 	cp.waitReady(t)
 	return cp
+}
+
+// InjectorUser is the identity of deploy/'s ServiceAccount procview-system/procview-injector;
+// InjectorConfig authenticates as it (with only the RBAC the test grants it).
+const InjectorUser = "system:serviceaccount:procview-system:procview-injector"
+
+const injectorToken = "procview-test-injector-token"
+
+// InjectorConfig is a client configuration for InjectorUser.
+func (cp *ControlPlane) InjectorConfig() *rest.Config {
+	c := rest.CopyConfig(cp.Config)
+	c.BearerToken = injectorToken
+	return c
 }
 
 func (cp *ControlPlane) waitReady(t testing.TB) {
