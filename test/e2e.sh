@@ -16,6 +16,9 @@ done
 # The tests find the node through its state dir; make it absolute for go test's working dir.
 PROCVIEW_NODE_DIR=$(. test/node/lib.sh && echo "$NODE_DIR")
 export PROCVIEW_NODE_DIR
+# The node has no kube-proxy: deploy/'s injector pods reach the API server at the CNI bridge.
+PROCVIEW_E2E_APISERVER=${PROCVIEW_E2E_APISERVER:-$(. test/node/lib.sh && echo "$CNI_GATEWAY:$APISERVER_PORT")}
+export PROCVIEW_E2E_APISERVER
 
 t0=$SECONDS
 teardown() {

@@ -116,8 +116,8 @@ func kubectl(t testing.TB, args ...string) string {
 
 var nsSeq atomic.Int64
 
-// newNamespace creates a namespace (with the default ServiceAccount there is no controller
-// to make) and deletes it with everything in it when the test ends.
+// newNamespace creates a namespace whose default ServiceAccount mounts no token, and deletes
+// it with everything in it when the test ends.
 func newNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
 	name := fmt.Sprintf("e2e-%s-%d-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), os.Getpid()%10000, nsSeq.Add(1))
@@ -129,24 +129,32 @@ func newNamespace(t *testing.T, labels map[string]string) string {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	create(t, "", &ns)
 	t.Cleanup(func() { deleteNamespace(t, name) })
+	// The controller-manager makes a "default" ServiceAccount too, with token automount; ours
+	// turns it off (the tests' pods need no API access). apply, again if it raced the controller.
 	no := false
-	sa := corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: name}, AutomountServiceAccountToken: &no}
-	create(t, name, &sa)
+	sa, err := json.Marshal(corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: name}, AutomountServiceAccountToken: &no})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := kubectlStdin(sa, "apply", "-f", "-"); r.err != nil {
+		if r := kubectlStdin(sa, "apply", "-f", "-"); r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
 	return name
 }
 
-// deleteNamespace deletes the pods (waiting for them: a hang here is a failure), then the
-// namespace, finalizing it by hand because no namespace controller runs on this node.
+// deleteNamespace deletes the workloads and pods (waiting for the pods: a hang here is a
+// failure), then the namespace, which the controller-manager finishes in the background.
 func deleteNamespace(t *testing.T, name string) {
 	t.Helper()
+	kubectlStdin(nil, "delete", "deployments,replicasets", "--all", "-n", name, "--wait=false")
 	if r := kubectlStdin(nil, "delete", "pods", "--all", "-n", name, "--grace-period=2", "--wait=true", "--timeout=90s"); r.err != nil {
 		t.Errorf("cleanup of namespace %s: %v", name, r.err)
 		kubectlStdin(nil, "delete", "pods", "--all", "-n", name, "--force", "--grace-period=0")
 	}
 	kubectlStdin(nil, "delete", "namespace", name, "--wait=false")
-	fin := fmt.Sprintf(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":%q},"spec":{"finalizers":[]}}`, name)
-	kubectlStdin([]byte(fin), "replace", "--raw", "/api/v1/namespaces/"+name+"/finalize", "-f", "-")
 }
 
 // create sends obj to the API server (through the webhook) and returns kubectl's stderr,
@@ -250,7 +258,7 @@ func appContainer(name, mem, cpu string, command ...string) corev1.Container {
 		Command: command, Resources: limits(mem, cpu)}
 }
 
-// newPod is a pod on the node (no scheduler runs) with the given app containers.
+// newPod is a pod bound to the node (no wait for the scheduler) with the given app containers.
 func newPod(name string, containers []corev1.Container, opts ...podOpt) *corev1.Pod {
 	grace := int64(5)
 	p := &corev1.Pod{

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubelet and kubectl of one Kubernetes version from the Go module
-# proxy, once, into a cache outside the repository, and prints the directory that holds them.
+# Builds kube-apiserver, kubelet, kubectl, kube-controller-manager and kube-scheduler of one
+# Kubernetes version from the Go module proxy, once, into a cache outside the repository, and
+# prints the directory that holds them. Only missing binaries are built.
 # `go install k8s.io/kubernetes/cmd/...@v` fails on kubernetes' replace directives, so this
 # makes a throw-away module that replaces each staging module with its published version.
 set -euo pipefail
@@ -8,7 +9,7 @@ set -euo pipefail
 version=${KUBE_VERSION:-v1.34.4}
 cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}
 out=$cache/kube/$version/bin
-bins=(kube-apiserver kubelet kubectl)
+bins=(kube-apiserver kubelet kubectl kube-controller-manager kube-scheduler)
 
 have_all() { for b in "${bins[@]}"; do [ -x "$out/$b" ] || return 1; done; }
 if have_all; then echo "$out"; exit 0; fi
@@ -43,6 +44,7 @@ echo "build-bins: resolving modules for Kubernetes $version" >&2
 GOFLAGS=-mod=mod go mod tidy >&2
 ld="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${version#v1.} -X k8s.io/client-go/pkg/version.gitVersion=$version"
 for b in "${bins[@]}"; do
+  [ -x "$out/$b" ] && continue
   echo "build-bins: building $b $version (a cold build takes minutes)" >&2
   CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$out/$b.tmp" "k8s.io/kubernetes/cmd/$b" >&2
   mv "$out/$b.tmp" "$out/$b"

@@ -31,6 +31,8 @@ fi
 step "stop injector, kubelet"
 # 1. The injector and the kubelet first, so nothing restarts containers while we stop them.
 stop_pid injector 5
+stop_pid kube-controller-manager 5
+stop_pid kube-scheduler 5
 stop_pid kubelet 10
 
 step "kill containers"
@@ -122,7 +124,8 @@ step "state"
 # 9. Runtime state (logs and built images stay for inspection and as a cache).
 if [ -z "$(mounts_under "$NODE_DIR")" ]; then
   rm -rf "$CTRD" "$NODE_DIR/kubelet" "$NODE_DIR/etcd" "$NODE_DIR/runc" "$NODE_DIR/cni" \
-    "$NODE_DIR/pod-logs" "$NODE_DIR/webhook" "$PIDS" "$NODE_DIR/baseline"
+    "$NODE_DIR/pod-logs" "$NODE_DIR/webhook" "$PIDS" "$NODE_DIR/baseline" \
+    "$NODE_DIR/controller-manager.kubeconfig" "$NODE_DIR/scheduler.kubeconfig"
   [ "$purge" = 0 ] || rm -rf "$NODE_DIR"
 fi
 [ "$quiet" = 1 ] || node_log "down in $((SECONDS - t0))s"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts a real single-node Kubernetes on this machine, bound to loopback, with all state
 # under one private directory (PROCVIEW_NODE_DIR, default test/e2e/.work/node):
-# etcd, kube-apiserver, containerd (private root/state/socket) and the kubelet, then waits
-# until the node is Ready. test/node/down.sh stops and removes all of it.
+# etcd, kube-apiserver, containerd (private root/state/socket), the kubelet,
+# kube-controller-manager and kube-scheduler, then waits until the node is Ready.
+# test/node/down.sh stops and removes all of it.
 # Settings and pitfalls: see the comments below (each one was needed on cgroup v1 Debian 12).
 #   --webhook   also start the injector on the host and register the webhook (test/node/webhook.sh)
 set -euo pipefail
@@ -40,9 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     { apt-get update -qq && apt-get install -y -qq --no-upgrade "${missing[@]}" >/dev/null; }
 fi
 KUBE_BIN=$(kube_bin)
-for b in kube-apiserver kubelet kubectl; do [ -x "$KUBE_BIN/$b" ] || node_die "missing $KUBE_BIN/$b"; done
+for b in kube-apiserver kubelet kubectl kube-controller-manager kube-scheduler; do [ -x "$KUBE_BIN/$b" ] || node_die "missing $KUBE_BIN/$b"; done
 
-for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT"; do
+for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT" "$KCM_PORT" "$SCHEDULER_PORT"; do
   if ss -Hltn "sport = :$port" | grep -q .; then
     node_die "port $port is in use (another node running? set PROCVIEW_*_PORT)"
   fi
@@ -58,18 +59,26 @@ for d in $(cgroup_dirs kubepods); do echo "$d" >>"$NODE_DIR/baseline"; done
 echo "$KUBE_BIN" >"$NODE_DIR/kube-bin"
 
 pki_ca
+# (A state dir from before pods reached the API server at the gateway: make that cert again.)
+if [ -s "$PKI/apiserver.crt" ] && ! openssl x509 -in "$PKI/apiserver.crt" -noout -ext subjectAltName | grep -qF "$CNI_GATEWAY"; then
+  rm -f "$PKI/apiserver.crt"
+fi
 pki_cert apiserver kube-apiserver "" \
-  "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.0.0.1" serverAuth
+  "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.0.0.1,IP:$CNI_GATEWAY" serverAuth
 pki_cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters "" clientAuth
 pki_cert admin admin system:masters "" clientAuth
 pki_cert kubelet-client "system:node:$NODE_NAME" system:nodes "" clientAuth
 pki_cert kubelet-serving "$NODE_NAME" "" "DNS:localhost,IP:127.0.0.1" serverAuth
+pki_cert controller-manager system:kube-controller-manager "" "" clientAuth
+pki_cert scheduler system:kube-scheduler "" "" clientAuth
 if [ ! -s "$PKI/sa.key" ]; then
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 fi
 write_kubeconfig "$KUBECONFIG_FILE" admin
 write_kubeconfig "$NODE_DIR/kubelet/kubeconfig" kubelet-client
+write_kubeconfig "$NODE_DIR/controller-manager.kubeconfig" controller-manager
+write_kubeconfig "$NODE_DIR/scheduler.kubeconfig" scheduler
 
 # --- etcd ----------------------------------------------------------------------------------
 t=$SECONDS
@@ -83,9 +92,11 @@ wait_until 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health" || { tail -20 
 # endpoint-reconciler none: the advertised 127.0.0.1 cannot be a Service endpoint.
 # kubelet-preferred-address-types Hostname: exec/logs dial localhost:<kubelet port>.
 # enable-aggregator-routing: a webhook Service is called at its endpoint (there is no kube-proxy).
+# bind-address 0.0.0.0: pods (the injector as deploy/ installs it) reach it at the bridge's
+# address, which exists only once the first pod is up; clients still need a certificate or token.
 start_bg kube-apiserver "$KUBE_BIN/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+  --bind-address 0.0.0.0 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
   --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
   --client-ca-file "$PKI/ca.crt" \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
@@ -214,8 +225,8 @@ node_ready() {
 wait_until 90 "node Ready" node_ready || { tail -40 "$LOGS/kubelet.log" >&2; exit 1; }
 node_log "containerd + kubelet: node Ready in $((SECONDS - t))s"
 
-# --- no kube-controller-manager: the default ServiceAccounts by hand, without token automount
-# (the token's kube-root-ca.crt ConfigMap would never be published).
+# --- the default ServiceAccounts without token automount, before the controller-manager makes
+# them with it: the tests' pods need no API access.
 for ns in default kube-system; do
   kc apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -224,6 +235,25 @@ metadata: {name: default, namespace: $ns}
 automountServiceAccountToken: false
 EOF
 done
+
+# --- kube-controller-manager and kube-scheduler: Deployments, EndpointSlices, ServiceAccounts
+# and their tokens' kube-root-ca.crt, namespace deletion; placing pods without a nodeName.
+t=$SECONDS
+start_bg kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
+  --kubeconfig "$NODE_DIR/controller-manager.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+  --use-service-account-credentials=true \
+  --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+  --leader-elect=true --profiling=false --v 1
+start_bg kube-scheduler "$KUBE_BIN/kube-scheduler" \
+  --kubeconfig "$NODE_DIR/scheduler.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" \
+  --leader-elect=false --profiling=false --v 1
+wait_until 60 kube-controller-manager curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz" ||
+  { tail -30 "$LOGS/kube-controller-manager.log" >&2; exit 1; }
+wait_until 60 kube-scheduler curl -fsSk "https://127.0.0.1:$SCHEDULER_PORT/healthz" ||
+  { tail -30 "$LOGS/kube-scheduler.log" >&2; exit 1; }
+node_log "kube-controller-manager + kube-scheduler healthy in $((SECONDS - t))s"
 
 if [ "$with_webhook" = 1 ]; then
   bash "$here/webhook.sh"
