@@ -24,6 +24,8 @@ const (
 	deployName   = "procview-injector" // Deployment, Service, webhook configuration
 	deploySecret = "procview-injector-tls"
 	deploySel    = "app.kubernetes.io/name=procview-injector"
+	// nodeWebhook is the webhook configuration of the injector test/node/webhook.sh runs.
+	nodeWebhook = "procview-node-injector"
 )
 
 // TestDeploy installs procview as a user does (`kubectl apply -k deploy/`, the images from the
@@ -102,10 +104,10 @@ func TestDeploy(t *testing.T) {
 	})
 }
 
-// setAsideWebhook removes the webhook configuration test/node/webhook.sh made (same name as
-// deploy/'s) and puts it back when the test ends.
+// setAsideWebhook removes the webhook configuration test/node/webhook.sh made, so only deploy/'s
+// injector injects, and puts it back when the test ends.
 func setAsideWebhook(t *testing.T) {
-	out, err := kubectlOut("get", "mutatingwebhookconfiguration", deployName, "-o", "json")
+	out, err := kubectlOut("get", "mutatingwebhookconfiguration", nodeWebhook, "-o", "json")
 	if err != nil {
 		return // none
 	}
@@ -113,11 +115,11 @@ func setAsideWebhook(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &old); err != nil {
 		t.Fatal(err)
 	}
-	kubectl(t, "delete", "mutatingwebhookconfiguration", deployName)
+	kubectl(t, "delete", "mutatingwebhookconfiguration", nodeWebhook)
 	t.Cleanup(func() {
 		old.ObjectMeta = metav1.ObjectMeta{Name: old.Name, Labels: old.Labels}
 		old.APIVersion, old.Kind = "admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"
-		kubectlStdin(nil, "delete", "mutatingwebhookconfiguration", deployName, "--ignore-not-found")
+		kubectlStdin(nil, "delete", "mutatingwebhookconfiguration", nodeWebhook, "--ignore-not-found")
 		b, _ := json.Marshal(&old)
 		if r := kubectlStdin(b, "create", "-f", "-"); r.err != nil {
 			t.Errorf("restore the node's webhook configuration: %v", r.err)

@@ -120,7 +120,14 @@ var nsSeq atomic.Int64
 // it with everything in it when the test ends.
 func newNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
-	name := fmt.Sprintf("e2e-%s-%d-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), os.Getpid()%10000, nsSeq.Add(1))
+	// A DNS label: subtest names carry "/" and "_" (for spaces).
+	base := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(t.Name()))
+	name := fmt.Sprintf("e2e-%s-%d-%d", base, os.Getpid()%10000, nsSeq.Add(1))
 	if len(name) > 63 {
 		name = strings.TrimRight(name[len(name)-63:], "-")
 		name = strings.TrimLeft(name, "-")

@@ -31,7 +31,7 @@ write_kubeconfig "$wh/kubeconfig" injector-client
 kc apply -f - >/dev/null <<EOF
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
-metadata: {name: procview-injector}
+metadata: {name: procview-node-injector}
 rules:
 - apiGroups: [""]
   resources: [namespaces]
@@ -39,8 +39,8 @@ rules:
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
-metadata: {name: procview-injector}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: procview-injector}
+metadata: {name: procview-node-injector}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: procview-node-injector}
 subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: User, name: procview-injector}
 EOF
@@ -67,7 +67,7 @@ cabundle=$(base64 -w0 <"$PKI/ca.crt")
 kc apply -f - >/dev/null <<EOF
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
-metadata: {name: procview-injector}
+metadata: {name: procview-node-injector}
 webhooks:
 - name: inject.procview.dev
   admissionReviewVersions: [v1]
