@@ -278,7 +278,7 @@ func Mount(dir string, fs *FS) (*fuse.MountedFileSystem, error) {
 		Options:                map[string]string{"allow_other": ""},
 		EnableNoOpendirSupport: true,
 	}
-	mfs, err := fuse.Mount(dir, fuseutil.NewFileSystemServer(fs), cfg)
+	mfs, err := fuse.Mount(dir, server{fs: fs, log: fs.opts.Log}, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mount FUSE at %s: %w", dir, err)
 	}
