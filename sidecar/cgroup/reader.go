@@ -33,6 +33,7 @@ type FS struct {
 	opts    Options
 	version int
 	v1Dirs  map[string]string // v1 controller -> directory under Root
+	files   openFiles         // cgroup files kept open for re-reading
 }
 
 var _ Reader = (*FS)(nil)
@@ -159,6 +160,10 @@ func (r *FS) Read(pid int, need Need) (*Snapshot, error) {
 
 // scratch holds read buffers: every render reads a few small files.
 var scratch = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
+
+// readCgroup reads a cgroup controller file that is one record (not cgroup.procs), through
+// the open-file cache.
+func (r *FS) readCgroup(p string) ([]byte, error) { return r.files.read(p) }
 
 // readFile reads one cgroup or proc file; the error names the path.
 // It uses plain open/read/close: os.ReadFile's fstat and poller registration cost more than

@@ -59,7 +59,7 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	}
 	dir := filepath.Join(root, p)
 	statPath := filepath.Join(dir, "memory.stat")
-	b, err := readFile(statPath)
+	b, err := r.readCgroup(statPath)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	}
 	s.Memory.Limit = limit
 	usagePath := filepath.Join(dir, "memory.usage_in_bytes")
-	if b, err = readFile(usagePath); err != nil {
+	if b, err = r.readCgroup(usagePath); err != nil {
 		return err
 	}
 	if s.Memory.Usage, err = parseUint(b); err != nil {
@@ -96,7 +96,7 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 		return nil
 	}
 	swPath := filepath.Join(dir, "memory.memsw.usage_in_bytes")
-	b, err = readFile(swPath)
+	b, err = r.readCgroup(swPath)
 	if isNotExist(err) {
 		return nil // no swap accounting (swapaccount=0 or no CONFIG_MEMCG_SWAP)
 	}
@@ -151,7 +151,7 @@ func (r *FS) cpuLimitV1(s *Snapshot, paths map[string]string) error {
 	s.CPU.QuotaUS, s.CPU.PeriodUS = -1, 100000
 	for i, dir := range ancestors(root, p) {
 		qPath := filepath.Join(dir, "cpu.cfs_quota_us")
-		b, err := readFile(qPath)
+		b, err := r.readCgroup(qPath)
 		if isNotExist(err) && i > 0 {
 			continue
 		}
@@ -166,7 +166,7 @@ func (r *FS) cpuLimitV1(s *Snapshot, paths map[string]string) error {
 			continue
 		}
 		pPath := filepath.Join(dir, "cpu.cfs_period_us")
-		if b, err = readFile(pPath); err != nil {
+		if b, err = r.readCgroup(pPath); err != nil {
 			return err
 		}
 		period, err := parseUint(b)
@@ -193,7 +193,7 @@ func (r *FS) cpuUsageV1(s *Snapshot, paths map[string]string) error {
 		return err
 	}
 	dir := filepath.Join(root, p)
-	b, err := readFile(filepath.Join(dir, "cpuacct.stat"))
+	b, err := r.readCgroup(filepath.Join(dir, "cpuacct.stat"))
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (r *FS) cpuUsageV1(s *Snapshot, paths map[string]string) error {
 		}
 	})
 	// usage_all gives per-CPU user/system time in ns (kernels >= 4.16); optional.
-	if b, err = readFile(filepath.Join(dir, "cpuacct.usage_all")); err == nil {
+	if b, err = r.readCgroup(filepath.Join(dir, "cpuacct.usage_all")); err == nil {
 		s.CPU.PerCPU = parseUsageAll(b)
 	} else if !isNotExist(err) {
 		return err
@@ -291,9 +291,9 @@ func (r *FS) ioV1(s *Snapshot, paths map[string]string) error {
 	}
 	for _, f := range files {
 		// Prefer the _recursive file: a container's I/O includes its children's.
-		b, err := readFile(filepath.Join(dir, f.name+"_recursive"))
+		b, err := r.readCgroup(filepath.Join(dir, f.name+"_recursive"))
 		if isNotExist(err) {
-			b, err = readFile(filepath.Join(dir, f.name))
+			b, err = r.readCgroup(filepath.Join(dir, f.name))
 		}
 		if isNotExist(err) && !f.required {
 			continue

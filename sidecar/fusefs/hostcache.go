@@ -24,6 +24,7 @@ type hostCache struct {
 	host              render.Host
 	at                time.Time
 	have              render.HostNeed
+	hasSwap           bool // from host.MemInfo, parsed once per refresh
 }
 
 // get returns host facts holding need; cached fields are shared, callers must not modify them.
@@ -42,6 +43,9 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 		}
 		c.host.Merge(h, missing)
 		c.have |= missing
+		if missing&render.HostMemInfo != 0 {
+			c.hasSwap = memInfoHasSwap(c.host.MemInfo)
+		}
 	}
 	out := c.host // copy: slices are shared read-only, fresh fields are filled per call
 	c.mu.Unlock()
@@ -59,15 +63,21 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 // hostHasSwap reports whether the host has any swap: without it every swap number in the view
 // is 0, and the cgroup's swap files need not be read.
 func (c *hostCache) hostHasSwap() bool {
-	h, err := c.get(render.HostMemInfo)
-	if err != nil {
+	if _, err := c.get(render.HostMemInfo); err != nil {
 		return true // read them and let the renderer decide
 	}
-	i := bytes.Index(h.MemInfo, []byte("\nSwapTotal:"))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hasSwap
+}
+
+// memInfoHasSwap reports whether /proc/meminfo's SwapTotal is above 0 (or unreadable).
+func memInfoHasSwap(meminfo []byte) bool {
+	i := bytes.Index(meminfo, []byte("\nSwapTotal:"))
 	if i < 0 {
 		return true
 	}
-	f := bytes.Fields(h.MemInfo[i+len("\nSwapTotal:"):])
+	f := bytes.Fields(meminfo[i+len("\nSwapTotal:"):])
 	if len(f) == 0 {
 		return true
 	}
