@@ -13,13 +13,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-
-	cgroups "github.com/containerd/cgroups/v3"
 )
 
-// We use containerd/cgroups for /proc/<pid>/cgroup but read the controller files ourselves:
-// its cgroup1/cgroup2 Stat() reads every file of every controller (tens of reads per call,
-// and protobuf types that would triple the sidecar's size), while a render needs a few files.
+// We read the controller files ourselves rather than through containerd/cgroups: its
+// cgroup1/cgroup2 Stat() reads every file of every controller (tens of reads per call, and
+// protobuf types that would triple the sidecar's size), while a render needs a few files.
+// /proc/<pid>/cgroup is parsed by parseProcCgroup, which a fuzz test holds to containerd's
+// ParseCgroupFromReaderUnified (that one allocated a 4 KiB scanner on every open).
 
 // Options says where the cgroup and proc filesystems are and which cgroups we serve.
 type Options struct {
@@ -96,7 +96,7 @@ func (r *FS) procCgroups(pid int) (pidCgroups, error) {
 	if err != nil {
 		return pidCgroups{}, fmt.Errorf("%w: %w", ErrNoProcess, err)
 	}
-	v1, unified, err := cgroups.ParseCgroupFromReaderUnified(bytes.NewReader(b))
+	v1, unified, err := parseProcCgroup(b)
 	if err != nil {
 		return pidCgroups{}, fmt.Errorf("parse %s: %w", p, err)
 	}
