@@ -35,24 +35,39 @@ const (
 )
 
 // read returns the content of cgroup file p.
-func (c *openFiles) read(p string) ([]byte, error) {
+func (c *openFiles) read(p string) (out []byte, err error) {
+	err = c.with(p, func(b []byte) error {
+		out = slices.Clone(b)
+		return nil
+	})
+	return out, err
+}
+
+// with calls fn with the content of cgroup file p, in a buffer that is reused after fn returns.
+func (c *openFiles) with(p string, fn func(b []byte) error) error {
 	for attempt := 0; ; attempt++ {
 		f, err := c.acquire(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if f == nil { // cache full
-			return readFile(p)
+			bp, err := readPooled(p)
+			if err != nil {
+				return err
+			}
+			defer scratch.Put(bp)
+			return fn(*bp)
 		}
-		b, err := preadAll(f.fd)
+		bp, err := preadPooled(f.fd)
 		c.release(p, f, err != nil)
 		if err == nil {
-			return b, nil
+			defer scratch.Put(bp)
+			return fn(*bp)
 		}
 		if attempt == 0 && errors.Is(err, syscall.ENODEV) {
 			continue // the cgroup was removed: open the path again, maybe a new cgroup
 		}
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return fmt.Errorf("read %s: %w", p, err)
 	}
 }
 
@@ -114,10 +129,9 @@ func (c *openFiles) sweep(now time.Time) {
 	}
 }
 
-// preadAll reads fd from offset 0 to EOF into a new slice.
-func preadAll(fd int) ([]byte, error) {
+// preadPooled reads fd from offset 0 to EOF into a buffer from scratch, which the caller puts back.
+func preadPooled(fd int) (*[]byte, error) {
 	bp := scratch.Get().(*[]byte)
-	defer scratch.Put(bp)
 	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
@@ -128,6 +142,8 @@ func preadAll(fd int) ([]byte, error) {
 			continue
 		}
 		if err != nil {
+			*bp = buf[:0]
+			scratch.Put(bp)
 			return nil, err
 		}
 		buf = buf[:len(buf)+n]
@@ -137,6 +153,6 @@ func preadAll(fd int) ([]byte, error) {
 			break
 		}
 	}
-	*bp = buf[:0]
-	return slices.Clone(buf), nil
+	*bp = buf
+	return bp, nil
 }

@@ -34,6 +34,9 @@ type FS struct {
 	version int
 	v1Dirs  map[string]string // v1 controller -> directory under Root
 	files   openFiles         // cgroup files kept open for re-reading
+
+	parsedMu sync.Mutex
+	parsed   map[string]pidCgroups // /proc/<pid>/cgroup content -> its parse (shared, read-only)
 }
 
 var _ Reader = (*FS)(nil)
@@ -92,10 +95,41 @@ func (r *FS) procCgroups(pid int) (pidCgroups, error) {
 		return pidCgroups{}, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
 	p := filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "cgroup")
-	b, err := readFile(p)
+	bp, err := readPooled(p)
 	if err != nil {
 		return pidCgroups{}, fmt.Errorf("%w: %w", ErrNoProcess, err)
 	}
+	defer scratch.Put(bp)
+	b := *bp
+	// Every process of a container has the same file: parse each distinct content once.
+	// The key is the file's bytes, so this is exactly as fresh as parsing it every time.
+	r.parsedMu.Lock()
+	pc, ok := r.parsed[string(b)]
+	r.parsedMu.Unlock()
+	if ok {
+		return pc, nil
+	}
+	pc, err = r.parseProcCgroups(p, b)
+	if err != nil {
+		return pidCgroups{}, err
+	}
+	r.parsedMu.Lock()
+	if len(r.parsed) >= maxParsed {
+		clear(r.parsed)
+	}
+	if r.parsed == nil {
+		r.parsed = map[string]pidCgroups{}
+	}
+	r.parsed[string(b)] = pc
+	r.parsedMu.Unlock()
+	return pc, nil
+}
+
+// maxParsed bounds the parsed /proc/<pid>/cgroup cache: one entry per distinct container.
+const maxParsed = 128
+
+// parseProcCgroups parses /proc/<pid>/cgroup (at p, content b) into the paths we use.
+func (r *FS) parseProcCgroups(p string, b []byte) (pidCgroups, error) {
 	v1, unified, err := parseProcCgroup(b)
 	if err != nil {
 		return pidCgroups{}, fmt.Errorf("parse %s: %w", p, err)
@@ -169,13 +203,22 @@ func (r *FS) readCgroup(p string) ([]byte, error) { return r.files.read(p) }
 // It uses plain open/read/close: os.ReadFile's fstat and poller registration cost more than
 // the read itself for these tiny kernel-generated files (10 µs instead of 30–70 µs here).
 func readFile(p string) ([]byte, error) {
+	bp, err := readPooled(p)
+	if err != nil {
+		return nil, err
+	}
+	defer scratch.Put(bp)
+	return bytes.Clone(*bp), nil
+}
+
+// readPooled is readFile into a buffer from scratch, which the caller puts back.
+func readPooled(p string) (*[]byte, error) {
 	fd, err := openRetry(p)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	defer syscall.Close(fd)
 	bp := scratch.Get().(*[]byte)
-	defer scratch.Put(bp)
 	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
@@ -186,6 +229,8 @@ func readFile(p string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
+			*bp = buf[:0]
+			scratch.Put(bp)
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
 		if n == 0 {
@@ -193,8 +238,8 @@ func readFile(p string) ([]byte, error) {
 		}
 		buf = buf[:len(buf)+n]
 	}
-	*bp = buf[:0]
-	return bytes.Clone(buf), nil
+	*bp = buf
+	return bp, nil
 }
 
 func openRetry(p string) (int, error) {

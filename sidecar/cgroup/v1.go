@@ -59,26 +59,28 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	}
 	dir := filepath.Join(root, p)
 	statPath := filepath.Join(dir, "memory.stat")
-	b, err := r.readCgroup(statPath)
-	if err != nil {
-		return err
-	}
 	// hierarchical_* are already the smallest limit on the path: one read instead of a walk.
 	limit, memswLimit := uint64(Unlimited), uint64(Unlimited)
 	haveLimit := false
-	parseFlatKeyed(b, func(k string, v uint64) {
-		if v >= v1Unlimited {
-			v = Unlimited
-		}
-		switch k {
-		case "hierarchical_memory_limit":
-			limit, haveLimit = v, true
-		case "hierarchical_memsw_limit":
-			memswLimit = v
-		default:
-			setMemStatV1(&s.Memory.Stat, k, v)
-		}
+	err = r.files.with(statPath, func(b []byte) error { // parsed in place: no copy of the file
+		parseFlatKeyed(b, func(k string, v uint64) {
+			if v >= v1Unlimited {
+				v = Unlimited
+			}
+			switch k {
+			case "hierarchical_memory_limit":
+				limit, haveLimit = v, true
+			case "hierarchical_memsw_limit":
+				memswLimit = v
+			default:
+				setMemStatV1(&s.Memory.Stat, k, v)
+			}
+		})
+		return nil
 	})
+	if err != nil {
+		return err
+	}
 	if !haveLimit {
 		if limit, err = minLimitUp(root, p, "memory.limit_in_bytes", true); err != nil {
 			return err
@@ -86,17 +88,20 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	}
 	s.Memory.Limit = limit
 	usagePath := filepath.Join(dir, "memory.usage_in_bytes")
-	if b, err = r.readCgroup(usagePath); err != nil {
+	err = r.files.with(usagePath, func(b []byte) (err error) {
+		if s.Memory.Usage, err = parseUint(b); err != nil {
+			return wrapPath(usagePath, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	if s.Memory.Usage, err = parseUint(b); err != nil {
-		return wrapPath(usagePath, err)
 	}
 	if need&NeedSwap == 0 {
 		return nil
 	}
 	swPath := filepath.Join(dir, "memory.memsw.usage_in_bytes")
-	b, err = r.readCgroup(swPath)
+	b, err := r.readCgroup(swPath)
 	if isNotExist(err) {
 		return nil // no swap accounting (swapaccount=0 or no CONFIG_MEMCG_SWAP)
 	}
