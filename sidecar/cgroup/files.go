@@ -156,3 +156,16 @@ func preadPooled(fd int) (*[]byte, error) {
 	*bp = buf
 	return bp, nil
 }
+
+// close closes every kept file; reads after it open them again.
+func (c *openFiles) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, f := range c.files {
+		delete(c.files, p)
+		f.stale = true
+		if f.users == 0 {
+			syscall.Close(f.fd)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,4 +96,51 @@ func TestOpenFilesLarge(t *testing.T) {
 	if _, err := new(openFiles).read(filepath.Join(t.TempDir(), "missing")); !isNotExist(err) {
 		t.Errorf("missing file: err = %v, want not-exist", err)
 	}
+}
+
+// TestCloseReleasesFiles: Close closes every kept file, and the reader still works after it.
+func TestCloseReleasesFiles(t *testing.T) {
+	r, err := New(Options{Root: filepath.Join("testdata", "v1", "cgroup"), ProcRoot: filepath.Join("testdata", "v1", "proc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := func() int {
+		e, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(e)
+	}
+	before := fds()
+	for range 3 {
+		pid := firstFixturePID(t)
+		if _, err := r.Read(pid, NeedMemory|NeedCPULimit|NeedCPUUsage); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fds() <= before {
+		t.Errorf("no cgroup file kept open after reads (%d fds before, %d after)", before, fds())
+	}
+	r.Close()
+	if got := fds(); got != before {
+		t.Errorf("%d fds after Close, want %d", got, before)
+	}
+	if _, err := r.Read(firstFixturePID(t), NeedMemory); err != nil {
+		t.Errorf("Read after Close: %v", err)
+	}
+	r.Close()
+}
+
+func firstFixturePID(t *testing.T) int {
+	e, err := os.ReadDir(filepath.Join("testdata", "v1", "proc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range e {
+		if pid, err := strconv.Atoi(d.Name()); err == nil {
+			return pid
+		}
+	}
+	t.Fatal("no pid in testdata/v1/proc")
+	return 0
 }

@@ -219,6 +219,7 @@ func FuzzReadTree(f *testing.F) {
 				t.Fatal(err)
 			}
 			s, err := r.Read(5, NeedAll)
+			r.Close() // one reader per input: its kept-open files must not pile up
 			if err != nil {
 				continue
 			}

@@ -72,6 +72,13 @@ func New(opts Options) (*FS, error) {
 	return r, nil
 }
 
+// Close closes the cgroup files the reader keeps open. A long-lived reader need not call it;
+// one made per request or per test should. The reader stays usable (files are opened again).
+func (r *FS) Close() error {
+	r.files.close()
+	return nil
+}
+
 // Version is 1 or 2.
 func (r *FS) Version() int { return r.version }
 
