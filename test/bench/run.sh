@@ -33,7 +33,8 @@ unshare -m -p -f --mount-proc --propagation private bash test/bench/inner.sh "$R
 
 # The webhook: bin/procview-injector serving TLS on the host, reading namespaces from a real
 # kube-apiserver + etcd (injector/internal/kubetest), driven by test/bench/webhookload at
-# $WEBHOOK_RATE requests/s for $WEBHOOK_DURATION. BENCH_WEBHOOK=0 skips it.
+# $WEBHOOK_RATE requests/s for $WEBHOOK_DURATION. BENCH_WEBHOOK=0 skips it. Needs etcd (Debian's
+# etcd-server) and kube-apiserver: $PROCVIEW_KUBE_BIN, else test/kube/build-bins.sh builds it once.
 : >"$WORK/webhook.txt"
 if [ "${BENCH_WEBHOOK:-1}" = 1 ]; then
   [ -x bin/procview-injector ] || make -s injector
