@@ -36,7 +36,7 @@ demo-cluster: build ## the seeds' web pod on a local single-node Kubernetes, wit
 e2e: build ## end-to-end tests in real pods on a local single-node Kubernetes
 	bash test/e2e.sh
 
-bench: sidecar ## procview vs lxcfs vs native /proc: latency, server CPU, RSS (ratios, key=value)
+bench: sidecar injector ## procview vs lxcfs vs native /proc (latency, server CPU, RSS) and webhook latency at 200 req/s; key=value
 	bash test/bench/run.sh
 
 clean: ## remove built binaries

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // The parsers below take a file's bytes and never panic on odd input: the kernel's formats
@@ -57,6 +58,8 @@ func parseInt(b []byte) (int64, error) {
 
 // parseFlatKeyed parses "key value" lines (memory.stat, cpu.stat, cpuacct.stat) and calls
 // set for each well-formed line; malformed lines are skipped, as newer kernels add fields.
+// key aliases b (no copy per line: memory.stat has ~40 on every open): set may compare it but
+// must not keep it.
 func parseFlatKeyed(b []byte, set func(key string, v uint64)) {
 	for len(b) > 0 {
 		var line []byte
@@ -69,7 +72,11 @@ func parseFlatKeyed(b []byte, set func(key string, v uint64)) {
 		if err != nil {
 			continue
 		}
-		set(string(k), n)
+		if len(k) > 0 {
+			set(unsafe.String(&k[0], len(k)), n)
+		} else {
+			set("", n)
+		}
 	}
 }
 
@@ -271,4 +278,46 @@ func atoi(s string) (int, bool) {
 func atou(s string) (uint64, bool) {
 	v, err := strconv.ParseUint(s, 10, 64)
 	return v, err == nil
+}
+
+// parseProcCgroup parses /proc/<pid>/cgroup ("ID:controllers:path" lines) into v1 controller ->
+// path and the v2 (empty controller list) path, as containerd's ParseCgroupFromReaderUnified
+// does, without its per-call 4 KiB scanner buffer and per-line splits: it runs on every open.
+func parseProcCgroup(b []byte) (v1 map[string]string, unified string, err error) {
+	v1 = make(map[string]string, 16)
+	for len(b) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		c1 := bytes.IndexByte(line, ':')
+		c2 := -1
+		if c1 >= 0 {
+			c2 = bytes.IndexByte(line[c1+1:], ':')
+		}
+		if c2 < 0 {
+			return nil, unified, fmt.Errorf("invalid cgroup entry: %q", line)
+		}
+		ctls, p := line[c1+1:c1+1+c2], string(line[c1+2+c2:])
+		for {
+			var c []byte
+			if i := bytes.IndexByte(ctls, ','); i >= 0 {
+				c, ctls = ctls[:i], ctls[i+1:]
+			} else {
+				c, ctls = ctls, nil
+			}
+			if len(c) == 0 {
+				unified = p
+			} else {
+				v1[string(c)] = p
+			}
+			if ctls == nil {
+				break
+			}
+		}
+	}
+	return v1, unified, nil
 }

@@ -144,9 +144,28 @@ func FuzzParseProcCgroup(f *testing.F) {
 	f.Add([]byte("4:memory:/process_api/x\n2:cpu,cpuacct:/a\n0::/\n"))
 	f.Add([]byte("0::/kubepods/pod1/ctr\n"))
 	f.Add([]byte("garbage"))
+	f.Add([]byte("12:name=systemd:/x:y\r\n1:a,,b:/p\n"))
+	f.Add([]byte("1:cpu:/a\n\n0::/\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		// The parser we rely on (containerd/cgroups) must reject, not panic, on odd lines.
-		cgroups.ParseCgroupFromReaderUnified(bytes.NewReader(b))
+		// Ours must agree with containerd's, which it replaced (whose scanner gives up on
+		// lines over 64 KiB; ours does not).
+		v1, unified, err := parseProcCgroup(b)
+		if len(b) >= 64<<10 {
+			return
+		}
+		wantV1, wantUnified, wantErr := cgroups.ParseCgroupFromReaderUnified(bytes.NewReader(b))
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("parseProcCgroup(%q) error %v, containerd's %v", b, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if unified != wantUnified {
+			t.Errorf("unified %q, containerd's %q", unified, wantUnified)
+		}
+		if diff := cmp.Diff(wantV1, v1); diff != "" {
+			t.Errorf("v1 paths differ from containerd's (-containerd +ours):\n%s", diff)
+		}
 	})
 }
 
@@ -200,6 +219,7 @@ func FuzzReadTree(f *testing.F) {
 				t.Fatal(err)
 			}
 			s, err := r.Read(5, NeedAll)
+			r.Close() // one reader per input: its kept-open files must not pile up
 			if err != nil {
 				continue
 			}

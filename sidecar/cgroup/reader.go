@@ -13,13 +13,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-
-	cgroups "github.com/containerd/cgroups/v3"
 )
 
-// We use containerd/cgroups for /proc/<pid>/cgroup but read the controller files ourselves:
-// its cgroup1/cgroup2 Stat() reads every file of every controller (tens of reads per call,
-// and protobuf types that would triple the sidecar's size), while a render needs a few files.
+// We read the controller files ourselves rather than through containerd/cgroups: its
+// cgroup1/cgroup2 Stat() reads every file of every controller (tens of reads per call, and
+// protobuf types that would triple the sidecar's size), while a render needs a few files.
+// /proc/<pid>/cgroup is parsed by parseProcCgroup, which a fuzz test holds to containerd's
+// ParseCgroupFromReaderUnified (that one allocated a 4 KiB scanner on every open).
 
 // Options says where the cgroup and proc filesystems are and which cgroups we serve.
 type Options struct {
@@ -33,6 +33,10 @@ type FS struct {
 	opts    Options
 	version int
 	v1Dirs  map[string]string // v1 controller -> directory under Root
+	files   openFiles         // cgroup files kept open for re-reading
+
+	parsedMu sync.Mutex
+	parsed   map[string]pidCgroups // /proc/<pid>/cgroup content -> its parse (shared, read-only)
 }
 
 var _ Reader = (*FS)(nil)
@@ -68,6 +72,13 @@ func New(opts Options) (*FS, error) {
 	return r, nil
 }
 
+// Close closes the cgroup files the reader keeps open. A long-lived reader need not call it;
+// one made per request or per test should. The reader stays usable (files are opened again).
+func (r *FS) Close() error {
+	r.files.close()
+	return nil
+}
+
 // Version is 1 or 2.
 func (r *FS) Version() int { return r.version }
 
@@ -91,11 +102,42 @@ func (r *FS) procCgroups(pid int) (pidCgroups, error) {
 		return pidCgroups{}, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
 	p := filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "cgroup")
-	b, err := readFile(p)
+	bp, err := readPooled(p)
 	if err != nil {
 		return pidCgroups{}, fmt.Errorf("%w: %w", ErrNoProcess, err)
 	}
-	v1, unified, err := cgroups.ParseCgroupFromReaderUnified(bytes.NewReader(b))
+	defer scratch.Put(bp)
+	b := *bp
+	// Every process of a container has the same file: parse each distinct content once.
+	// The key is the file's bytes, so this is exactly as fresh as parsing it every time.
+	r.parsedMu.Lock()
+	pc, ok := r.parsed[string(b)]
+	r.parsedMu.Unlock()
+	if ok {
+		return pc, nil
+	}
+	pc, err = r.parseProcCgroups(p, b)
+	if err != nil {
+		return pidCgroups{}, err
+	}
+	r.parsedMu.Lock()
+	if len(r.parsed) >= maxParsed {
+		clear(r.parsed)
+	}
+	if r.parsed == nil {
+		r.parsed = map[string]pidCgroups{}
+	}
+	r.parsed[string(b)] = pc
+	r.parsedMu.Unlock()
+	return pc, nil
+}
+
+// maxParsed bounds the parsed /proc/<pid>/cgroup cache: one entry per distinct container.
+const maxParsed = 128
+
+// parseProcCgroups parses /proc/<pid>/cgroup (at p, content b) into the paths we use.
+func (r *FS) parseProcCgroups(p string, b []byte) (pidCgroups, error) {
+	v1, unified, err := parseProcCgroup(b)
 	if err != nil {
 		return pidCgroups{}, fmt.Errorf("parse %s: %w", p, err)
 	}
@@ -160,17 +202,30 @@ func (r *FS) Read(pid int, need Need) (*Snapshot, error) {
 // scratch holds read buffers: every render reads a few small files.
 var scratch = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
 
+// readCgroup reads a cgroup controller file that is one record (not cgroup.procs), through
+// the open-file cache.
+func (r *FS) readCgroup(p string) ([]byte, error) { return r.files.read(p) }
+
 // readFile reads one cgroup or proc file; the error names the path.
 // It uses plain open/read/close: os.ReadFile's fstat and poller registration cost more than
 // the read itself for these tiny kernel-generated files (10 µs instead of 30–70 µs here).
 func readFile(p string) ([]byte, error) {
+	bp, err := readPooled(p)
+	if err != nil {
+		return nil, err
+	}
+	defer scratch.Put(bp)
+	return bytes.Clone(*bp), nil
+}
+
+// readPooled is readFile into a buffer from scratch, which the caller puts back.
+func readPooled(p string) (*[]byte, error) {
 	fd, err := openRetry(p)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	defer syscall.Close(fd)
 	bp := scratch.Get().(*[]byte)
-	defer scratch.Put(bp)
 	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
@@ -181,6 +236,8 @@ func readFile(p string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
+			*bp = buf[:0]
+			scratch.Put(bp)
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
 		if n == 0 {
@@ -188,8 +245,8 @@ func readFile(p string) ([]byte, error) {
 		}
 		buf = buf[:len(buf)+n]
 	}
-	*bp = buf[:0]
-	return bytes.Clone(buf), nil
+	*bp = buf
+	return bp, nil
 }
 
 func openRetry(p string) (int, error) {

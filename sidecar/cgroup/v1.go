@@ -59,26 +59,28 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	}
 	dir := filepath.Join(root, p)
 	statPath := filepath.Join(dir, "memory.stat")
-	b, err := readFile(statPath)
-	if err != nil {
-		return err
-	}
 	// hierarchical_* are already the smallest limit on the path: one read instead of a walk.
 	limit, memswLimit := uint64(Unlimited), uint64(Unlimited)
 	haveLimit := false
-	parseFlatKeyed(b, func(k string, v uint64) {
-		if v >= v1Unlimited {
-			v = Unlimited
-		}
-		switch k {
-		case "hierarchical_memory_limit":
-			limit, haveLimit = v, true
-		case "hierarchical_memsw_limit":
-			memswLimit = v
-		default:
-			setMemStatV1(&s.Memory.Stat, k, v)
-		}
+	err = r.files.with(statPath, func(b []byte) error { // parsed in place: no copy of the file
+		parseFlatKeyed(b, func(k string, v uint64) {
+			if v >= v1Unlimited {
+				v = Unlimited
+			}
+			switch k {
+			case "hierarchical_memory_limit":
+				limit, haveLimit = v, true
+			case "hierarchical_memsw_limit":
+				memswLimit = v
+			default:
+				setMemStatV1(&s.Memory.Stat, k, v)
+			}
+		})
+		return nil
 	})
+	if err != nil {
+		return err
+	}
 	if !haveLimit {
 		if limit, err = minLimitUp(root, p, "memory.limit_in_bytes", true); err != nil {
 			return err
@@ -86,17 +88,20 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	}
 	s.Memory.Limit = limit
 	usagePath := filepath.Join(dir, "memory.usage_in_bytes")
-	if b, err = readFile(usagePath); err != nil {
+	err = r.files.with(usagePath, func(b []byte) (err error) {
+		if s.Memory.Usage, err = parseUint(b); err != nil {
+			return wrapPath(usagePath, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	if s.Memory.Usage, err = parseUint(b); err != nil {
-		return wrapPath(usagePath, err)
 	}
 	if need&NeedSwap == 0 {
 		return nil
 	}
 	swPath := filepath.Join(dir, "memory.memsw.usage_in_bytes")
-	b, err = readFile(swPath)
+	b, err := r.readCgroup(swPath)
 	if isNotExist(err) {
 		return nil // no swap accounting (swapaccount=0 or no CONFIG_MEMCG_SWAP)
 	}
@@ -151,7 +156,7 @@ func (r *FS) cpuLimitV1(s *Snapshot, paths map[string]string) error {
 	s.CPU.QuotaUS, s.CPU.PeriodUS = -1, 100000
 	for i, dir := range ancestors(root, p) {
 		qPath := filepath.Join(dir, "cpu.cfs_quota_us")
-		b, err := readFile(qPath)
+		b, err := r.readCgroup(qPath)
 		if isNotExist(err) && i > 0 {
 			continue
 		}
@@ -166,7 +171,7 @@ func (r *FS) cpuLimitV1(s *Snapshot, paths map[string]string) error {
 			continue
 		}
 		pPath := filepath.Join(dir, "cpu.cfs_period_us")
-		if b, err = readFile(pPath); err != nil {
+		if b, err = r.readCgroup(pPath); err != nil {
 			return err
 		}
 		period, err := parseUint(b)
@@ -193,7 +198,7 @@ func (r *FS) cpuUsageV1(s *Snapshot, paths map[string]string) error {
 		return err
 	}
 	dir := filepath.Join(root, p)
-	b, err := readFile(filepath.Join(dir, "cpuacct.stat"))
+	b, err := r.readCgroup(filepath.Join(dir, "cpuacct.stat"))
 	if err != nil {
 		return err
 	}
@@ -206,7 +211,7 @@ func (r *FS) cpuUsageV1(s *Snapshot, paths map[string]string) error {
 		}
 	})
 	// usage_all gives per-CPU user/system time in ns (kernels >= 4.16); optional.
-	if b, err = readFile(filepath.Join(dir, "cpuacct.usage_all")); err == nil {
+	if b, err = r.readCgroup(filepath.Join(dir, "cpuacct.usage_all")); err == nil {
 		s.CPU.PerCPU = parseUsageAll(b)
 	} else if !isNotExist(err) {
 		return err
@@ -291,9 +296,9 @@ func (r *FS) ioV1(s *Snapshot, paths map[string]string) error {
 	}
 	for _, f := range files {
 		// Prefer the _recursive file: a container's I/O includes its children's.
-		b, err := readFile(filepath.Join(dir, f.name+"_recursive"))
+		b, err := r.readCgroup(filepath.Join(dir, f.name+"_recursive"))
 		if isNotExist(err) {
-			b, err = readFile(filepath.Join(dir, f.name))
+			b, err = r.readCgroup(filepath.Join(dir, f.name))
 		}
 		if isNotExist(err) && !f.required {
 			continue

@@ -14,20 +14,20 @@ func (r *FS) readV2(s *Snapshot, pid int, need Need) error {
 			return err
 		}
 		s.Memory.Limit = lim
-		b, err := readFile(file("memory.current"))
+		b, err := r.readCgroup(file("memory.current"))
 		if err != nil {
 			return err
 		}
 		if s.Memory.Usage, err = parseUint(b); err != nil {
 			return wrapPath(file("memory.current"), err)
 		}
-		if b, err = readFile(file("memory.stat")); err != nil {
+		if b, err = r.readCgroup(file("memory.stat")); err != nil {
 			return err
 		}
 		parseFlatKeyed(b, func(k string, v uint64) { setMemStatV2(&s.Memory.Stat, k, v) })
 	}
 	if need&NeedSwap != 0 {
-		b, err := readFile(file("memory.swap.current"))
+		b, err := r.readCgroup(file("memory.swap.current"))
 		switch {
 		case isNotExist(err):
 			// No swap accounting (kernel without CONFIG_MEMCG_SWAP, or swapaccount=0).
@@ -49,7 +49,7 @@ func (r *FS) readV2(s *Snapshot, pid int, need Need) error {
 		}
 	}
 	if need&NeedCPUUsage != 0 {
-		b, err := readFile(file("cpu.stat"))
+		b, err := r.readCgroup(file("cpu.stat"))
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func (r *FS) readV2(s *Snapshot, pid int, need Need) error {
 		})
 	}
 	if need&NeedIO != 0 {
-		b, err := readFile(file("io.stat"))
+		b, err := r.readCgroup(file("io.stat"))
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func (r *FS) cpuLimitV2(s *Snapshot) error {
 	s.CPU.QuotaUS, s.CPU.PeriodUS = -1, 100000
 	for i, dir := range ancestors(r.opts.Root, s.Path) {
 		p := filepath.Join(dir, "cpu.max")
-		b, err := readFile(p)
+		b, err := r.readCgroup(p)
 		if isNotExist(err) && i > 0 {
 			continue // the root cgroup and parents without the controller set no limit
 		}

@@ -1,6 +1,7 @@
-// Package fusefs serves the view as a read-only FUSE file system. Each open renders the file
-// for the process that opened it (the PID the kernel puts in the request) into a buffer that
-// belongs to that file handle; reads are served from it with direct I/O, so sizes never truncate.
+// Package fusefs serves the view as a read-only FUSE file system. A read at offset 0 renders the
+// file for the process that reads (the PID the kernel puts in the request) into a buffer that
+// belongs to that file handle; later reads are served from it, with direct I/O, so sizes never
+// truncate.
 package fusefs
 
 import (
@@ -57,7 +58,7 @@ type FS struct {
 	host    *hostCache
 	nextID  atomic.Uint64
 	mu      sync.Mutex
-	handles map[fuseops.HandleID]*[]byte
+	handles map[fuseops.HandleID]*handle
 	bufs    sync.Pool
 	started time.Time // shown as every inode's times
 }
@@ -70,7 +71,7 @@ func New(opts Options) *FS {
 		lookup:  map[fuseops.InodeID]map[string]fuseops.InodeID{},
 		loads:   render.NewLoadTracker(),
 		host:    &hostCache{procRoot: opts.ProcRoot, sysRoot: opts.SysRoot},
-		handles: map[fuseops.HandleID]*[]byte{},
+		handles: map[fuseops.HandleID]*handle{},
 		started: time.Now(),
 	}
 	fs.bufs.New = func() any { b := make([]byte, 0, 8<<10); return &b }
@@ -173,30 +174,49 @@ func (fs *FS) OpenFile(ctx context.Context, op *fuseops.OpenFileOp) error {
 	if !ok || n.dir {
 		return fuse.EIO
 	}
-	buf := fs.bufs.Get().(*[]byte)
-	b, err := fs.render((*buf)[:0], int(op.OpContext.Pid), n.file)
-	if err != nil {
-		fs.bufs.Put(buf)
-		fs.opts.Log.Error(err, "render failed", "file", n.file.Path, "pid", op.OpContext.Pid)
-		return fuse.EIO
-	}
-	*buf = b
 	op.Handle = fuseops.HandleID(fs.nextID.Add(1))
-	op.UseDirectIO = true // the content changes on every open: never cache, never trust a size
+	op.UseDirectIO = true // the content changes on every read from 0: never cache, never trust a size
 	fs.mu.Lock()
-	fs.handles[op.Handle] = buf
+	fs.handles[op.Handle] = &handle{file: n.file}
 	fs.mu.Unlock()
 	return nil
 }
 
+// handle is one open file. Its content is rendered by a read at offset 0 (for the process
+// that reads) and kept for the reads after it, so a reader going through in pieces sees one
+// consistent file. A read at 0 renders afresh: top and the procps library keep /proc/meminfo
+// and friends open and pread them from 0 on every refresh, as lxcfs allows for the same reason.
+// Rendering on read rather than open also saves the work for opens that never read.
+type handle struct {
+	file     *render.File
+	mu       sync.Mutex
+	buf      *[]byte
+	rendered bool
+}
+
 func (fs *FS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
 	fs.mu.Lock()
-	buf, ok := fs.handles[op.Handle]
+	h, ok := fs.handles[op.Handle]
 	fs.mu.Unlock()
 	if !ok {
 		return fuse.EIO
 	}
-	b := *buf
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if op.Offset == 0 || !h.rendered {
+		// A re-render gets a new buffer: a reply may still point into the old one (op.Data
+		// below), which the garbage collector frees once the reply is written.
+		buf := fs.bufs.Get().(*[]byte)
+		b, err := fs.render((*buf)[:0], int(op.OpContext.Pid), h.file)
+		if err != nil {
+			fs.bufs.Put(buf)
+			fs.opts.Log.Error(err, "render failed", "file", h.file.Path, "pid", op.OpContext.Pid)
+			return fuse.EIO
+		}
+		*buf = b
+		h.buf, h.rendered = buf, true
+	}
+	b := *h.buf
 	if op.Offset >= int64(len(b)) {
 		return nil
 	}
@@ -213,12 +233,19 @@ func (fs *FS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
 
 func (fs *FS) ReleaseFileHandle(ctx context.Context, op *fuseops.ReleaseFileHandleOp) error {
 	fs.mu.Lock()
-	buf, ok := fs.handles[op.Handle]
+	h, ok := fs.handles[op.Handle]
 	delete(fs.handles, op.Handle)
 	fs.mu.Unlock()
-	if ok && cap(*buf) <= 64<<10 { // don't keep unusually large buffers alive
-		fs.bufs.Put(buf)
+	if !ok {
+		return nil
 	}
+	// The kernel releases a file after its last read returned: no reply points into buf.
+	h.mu.Lock()
+	if h.buf != nil && cap(*h.buf) <= 64<<10 { // don't keep unusually large buffers alive
+		fs.bufs.Put(h.buf)
+	}
+	h.buf = nil
+	h.mu.Unlock()
 	return nil
 }
 
@@ -278,7 +305,7 @@ func Mount(dir string, fs *FS) (*fuse.MountedFileSystem, error) {
 		Options:                map[string]string{"allow_other": ""},
 		EnableNoOpendirSupport: true,
 	}
-	mfs, err := fuse.Mount(dir, fuseutil.NewFileSystemServer(fs), cfg)
+	mfs, err := fuse.Mount(dir, server{fs: fs, log: fs.opts.Log}, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mount FUSE at %s: %w", dir, err)
 	}

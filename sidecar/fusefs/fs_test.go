@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -165,3 +166,51 @@ func TestTreeAndSubset(t *testing.T) {
 func first(b []byte) string { l, _, _ := bytes.Cut(b, []byte("\n")); return string(l) }
 
 var errEIO = syscallEIO()
+
+// TestRereadFromZeroIsFresh: top and the procps library keep /proc/meminfo open and pread it
+// from offset 0 on every refresh; each such read must render anew, not replay the first.
+func TestRereadFromZeroIsFresh(t *testing.T) {
+	dir := mountView(t, realReader(t), render.Files())
+	cg := testcgroup.New(t, "reread", testcgroup.Limits{MemoryBytes: 64 << 20})
+	script := `import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for _ in range(2):
+    print(os.pread(fd, 65536, 0).split(b"\n")[0].decode(), flush=True)
+    sys.stdin.readline()
+`
+	cmd := cg.Command("python3", "-c", script, filepath.Join(dir, "proc/meminfo"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	next := func() string {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("reader ended early: %v", lines.Err())
+		}
+		return lines.Text()
+	}
+	if got, want := next(), fmt.Sprintf("MemTotal:%15d kB", 64<<10); got != want {
+		t.Fatalf("first read: %q, want %q", got, want)
+	}
+	limit := filepath.Join(testcgroup.Root, "memory", cg.Path(), "memory.limit_in_bytes")
+	if _, err := os.Stat(filepath.Join(testcgroup.Root, "cgroup.controllers")); err == nil {
+		limit = filepath.Join(testcgroup.Root, cg.Path(), "memory.max")
+	}
+	if err := os.WriteFile(limit, []byte(fmt.Sprint(128<<20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin)
+	if got, want := next(), fmt.Sprintf("MemTotal:%15d kB", 128<<10); got != want {
+		t.Errorf("re-read from 0 on the same open file: %q, want %q (a fresh render)", got, want)
+	}
+}

@@ -21,18 +21,20 @@ const (
 type hostCache struct {
 	procRoot, sysRoot string
 	mu                sync.Mutex
-	host              render.Host
+	cur               *render.Host // never modified once published: a refresh makes a new one
 	at                time.Time
 	have              render.HostNeed
+	hasSwap           bool // from cur.MemInfo, parsed once per refresh
 }
 
-// get returns host facts holding need; cached fields are shared, callers must not modify them.
+// get returns host facts holding need. The result is shared and must not be modified: when
+// need is all slow-changing files (meminfo, cpuinfo, ...) it is the cache itself, with no copy.
 func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 	fresh := need &^ cachedHost
 	cached := need & cachedHost
 	c.mu.Lock()
 	if time.Since(c.at) > hostTTL {
-		c.have, c.at = 0, time.Now()
+		c.cur, c.have, c.at = nil, 0, time.Now()
 	}
 	if missing := cached &^ c.have; missing != 0 {
 		h, err := hostfacts.Read(c.procRoot, c.sysRoot, missing)
@@ -40,11 +42,26 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 			c.mu.Unlock()
 			return nil, err
 		}
-		c.host.Merge(h, missing)
+		next := &render.Host{ClockTick: 100}
+		if c.cur != nil {
+			*next = *c.cur
+		}
+		next.Merge(h, missing)
+		c.cur = next
 		c.have |= missing
+		if missing&render.HostMemInfo != 0 {
+			c.hasSwap = memInfoHasSwap(next.MemInfo)
+		}
 	}
-	out := c.host // copy: slices are shared read-only, fresh fields are filled per call
+	cur := c.cur
 	c.mu.Unlock()
+	if fresh == 0 && cur != nil {
+		return cur, nil
+	}
+	out := render.Host{ClockTick: 100}
+	if cur != nil {
+		out = *cur // slices stay shared read-only; fresh fields are filled for this call
+	}
 	if fresh != 0 {
 		h, err := hostfacts.Read(c.procRoot, c.sysRoot, fresh)
 		if err != nil {
@@ -52,22 +69,27 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 		}
 		out.Merge(h, fresh)
 	}
-	out.ClockTick = 100
 	return &out, nil
 }
 
 // hostHasSwap reports whether the host has any swap: without it every swap number in the view
 // is 0, and the cgroup's swap files need not be read.
 func (c *hostCache) hostHasSwap() bool {
-	h, err := c.get(render.HostMemInfo)
-	if err != nil {
+	if _, err := c.get(render.HostMemInfo); err != nil {
 		return true // read them and let the renderer decide
 	}
-	i := bytes.Index(h.MemInfo, []byte("\nSwapTotal:"))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hasSwap
+}
+
+// memInfoHasSwap reports whether /proc/meminfo's SwapTotal is above 0 (or unreadable).
+func memInfoHasSwap(meminfo []byte) bool {
+	i := bytes.Index(meminfo, []byte("\nSwapTotal:"))
 	if i < 0 {
 		return true
 	}
-	f := bytes.Fields(h.MemInfo[i+len("\nSwapTotal:"):])
+	f := bytes.Fields(meminfo[i+len("\nSwapTotal:"):])
 	if len(f) == 0 {
 		return true
 	}

@@ -27,23 +27,35 @@ rss_kib() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
 # in_cgroup CMD...: run CMD inside the reader cgroup.
 in_cgroup() { sh -c 'for f in $CG_PROCS; do echo $$ > "$f"; done; exec "$@"' sh "$@"; }
 
-echo "server procview rss_idle_kib $(rss_kib "$PVPID")"
+rss_line() { # rss_line PID WHEN: total, anonymous and file-backed resident KiB
+  awk -v w="$2" '/^VmRSS/ {print "server procview rss_" w "_kib", $2} /^RssAnon/ {print "server procview rss_anon_" w "_kib", $2}
+    /^RssFile/ {print "server procview rss_file_" w "_kib", $2}' /proc/"$1"/status
+}
+rss_line "$PVPID" idle
+# ROUNDS rounds of N/ROUNDS reads per target, lxcfs and procview in alternating order, so both
+# see the same background load; report.awk takes per-round ratios and their median.
+ROUNDS=${ROUNDS:-3}
+per=$(( N / ROUNDS ))
 for readers in 1 2; do
-  for target in native: lxcfs:$LX procview:$PV; do
-    name=${target%%:*} dir=${target#*:}
-    pid=""; [ "$name" = lxcfs ] && pid=$LXPID; [ "$name" = procview ] && pid=$PVPID
-    before=0; [ -n "$pid" ] && before=$(cpu_ns "$pid")
-    line=$(in_cgroup "$WORK/reader" -file "$dir/proc/meminfo" -name "Meminfo_$name" -n "$N" -readers "$readers")
-    echo "$line"
-    if [ -n "$pid" ]; then
-      reads=$(echo "$line" | awk '{print $2}')
-      echo "server $name cpu_ns_per_read_r$readers $(( ($(cpu_ns "$pid") - before) / reads ))"
-    fi
+  for round in $(seq "$ROUNDS"); do
+    order="native: lxcfs:$LX procview:$PV"
+    [ $((round % 2)) = 0 ] && order="native: procview:$PV lxcfs:$LX"
+    for target in $order; do
+      name=${target%%:*} dir=${target#*:}
+      pid=""; [ "$name" = lxcfs ] && pid=$LXPID; [ "$name" = procview ] && pid=$PVPID
+      before=0; [ -n "$pid" ] && before=$(cpu_ns "$pid")
+      line=$(in_cgroup "$WORK/reader" -file "$dir/proc/meminfo" -name "Meminfo_$name" -n "$per" -readers "$readers")
+      echo "$line"
+      if [ -n "$pid" ]; then
+        reads=$(echo "$line" | awk '{print $2}')
+        echo "server $name cpu_ns_per_read_r$readers $round $(( ($(cpu_ns "$pid") - before) / reads ))"
+      fi
+    done
   done
 done
 # Load the sidecar up to $LOADED reads in all, then its RSS.
-done_reads=$(( 3 * N ))
+done_reads=$(( 3 * per * ROUNDS ))
 if [ "$LOADED" -gt "$done_reads" ]; then
   in_cgroup "$WORK/reader" -file "$PV/proc/meminfo" -name Load -n $(( LOADED - done_reads )) -readers 1 >/dev/null
 fi
-echo "server procview rss_loaded_kib $(rss_kib "$PVPID")"
+rss_line "$PVPID" loaded

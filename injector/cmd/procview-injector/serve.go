@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -64,7 +65,13 @@ func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logge
 		return err
 	}
 	srv := mgr.GetWebhookServer() // also adds the server to the manager's runnables
-	inj := &webhook.Injector{Config: s.Config, Namespaces: mgr.GetAPIReader(), Metrics: metrics}
+	// Namespaces come from a watch-fed cache (registered now, started with the manager), not
+	// a rate-limited API call per pod.
+	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}); err != nil {
+		return fmt.Errorf("namespace informer: %w", err)
+	}
+	namespaces := webhook.NamespaceReader{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
+	inj := &webhook.Injector{Config: s.Config, Namespaces: namespaces, Metrics: metrics}
 	srv.Register(webhook.Path, inj.Webhook(scheme))
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

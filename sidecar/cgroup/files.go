@@ -1,0 +1,171 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// openFiles keeps the cgroup files a render reads open, and re-reads them with pread at offset
+// 0: the kernel regenerates a cgroup (seq_file) file on every read from offset 0, so the bytes
+// are as fresh as with open/read/close, at a third of the system calls and without a path
+// walk. A file whose cgroup was removed reads ENODEV; it is closed and opened again by path
+// (a new cgroup of the same name), and an error from that open is the caller's error.
+// Files unused for idleAfter are closed, so removed cgroups are not pinned for long, and at
+// most maxOpen files are kept: beyond that, reads fall back to open/read/close.
+type openFiles struct {
+	mu        sync.Mutex
+	files     map[string]*openFile
+	lastSweep time.Time
+}
+
+type openFile struct {
+	fd    int
+	users int // reads in progress: the fd is closed only at 0
+	used  time.Time
+	stale bool // close when the last user is done
+}
+
+const (
+	idleAfter = 30 * time.Second
+	maxOpen   = 256
+)
+
+// read returns the content of cgroup file p.
+func (c *openFiles) read(p string) (out []byte, err error) {
+	err = c.with(p, func(b []byte) error {
+		out = slices.Clone(b)
+		return nil
+	})
+	return out, err
+}
+
+// with calls fn with the content of cgroup file p, in a buffer that is reused after fn returns.
+func (c *openFiles) with(p string, fn func(b []byte) error) error {
+	for attempt := 0; ; attempt++ {
+		f, err := c.acquire(p)
+		if err != nil {
+			return err
+		}
+		if f == nil { // cache full
+			bp, err := readPooled(p)
+			if err != nil {
+				return err
+			}
+			defer scratch.Put(bp)
+			return fn(*bp)
+		}
+		bp, err := preadPooled(f.fd)
+		c.release(p, f, err != nil)
+		if err == nil {
+			defer scratch.Put(bp)
+			return fn(*bp)
+		}
+		if attempt == 0 && errors.Is(err, syscall.ENODEV) {
+			continue // the cgroup was removed: open the path again, maybe a new cgroup
+		}
+		return fmt.Errorf("read %s: %w", p, err)
+	}
+}
+
+// acquire returns p's open file, opening it if needed; nil without error when maxOpen are open.
+func (c *openFiles) acquire(p string) (*openFile, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if now.Sub(c.lastSweep) > idleAfter {
+		c.sweep(now)
+	}
+	if f, ok := c.files[p]; ok {
+		f.users++
+		f.used = now
+		return f, nil
+	}
+	if len(c.files) >= maxOpen {
+		return nil, nil
+	}
+	fd, err := openRetry(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if c.files == nil {
+		c.files = map[string]*openFile{}
+	}
+	f := &openFile{fd: fd, users: 1, used: now}
+	c.files[p] = f
+	return f, nil
+}
+
+// release ends a read of f; failed means the read failed and f must not be used again.
+func (c *openFiles) release(p string, f *openFile, failed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.users--
+	if failed && !f.stale {
+		f.stale = true
+		if c.files[p] == f {
+			delete(c.files, p)
+		}
+	}
+	if f.stale && f.users == 0 {
+		syscall.Close(f.fd)
+	}
+}
+
+// sweep closes files unused since idleAfter. c.mu is held.
+func (c *openFiles) sweep(now time.Time) {
+	c.lastSweep = now
+	for p, f := range c.files {
+		if now.Sub(f.used) > idleAfter {
+			delete(c.files, p)
+			f.stale = true
+			if f.users == 0 {
+				syscall.Close(f.fd)
+			}
+		}
+	}
+}
+
+// preadPooled reads fd from offset 0 to EOF into a buffer from scratch, which the caller puts back.
+func preadPooled(fd int) (*[]byte, error) {
+	bp := scratch.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := syscall.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			*bp = buf[:0]
+			scratch.Put(bp)
+			return nil, err
+		}
+		buf = buf[:len(buf)+n]
+		// A short read is the end: a cgroup file is one seq_file record, generated whole;
+		// reading on would cost a system call that returns 0.
+		if n == 0 || len(buf) < cap(buf) {
+			break
+		}
+	}
+	*bp = buf
+	return bp, nil
+}
+
+// close closes every kept file; reads after it open them again.
+func (c *openFiles) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, f := range c.files {
+		delete(c.files, p)
+		f.stale = true
+		if f.users == 0 {
+			syscall.Close(f.fd)
+		}
+	}
+}
