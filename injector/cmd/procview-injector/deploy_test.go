@@ -516,10 +516,10 @@ func TestDeployBase(t *testing.T) {
 	}
 	d.checkCommon(t)
 
-	// Exactly what the injector uses: namespaces get (webhook), the one webhook configuration
+	// Exactly what the injector uses: namespaces get/list/watch (the webhook's cache), the one webhook configuration
 	// (certs reconciler: cached get/list/watch by name, patch of caBundle), the one Secret.
 	wantCR := []rbacv1.PolicyRule{
-		rule([]string{""}, []string{"namespaces"}, nil, "get"),
+		rule([]string{""}, []string{"namespaces"}, nil, "get", "list", "watch"),
 		rule([]string{"admissionregistration.k8s.io"}, []string{"mutatingwebhookconfigurations"}, []string{d.s.WebhookConfig}, "get", "list", "watch", "patch"),
 	}
 	if diff := cmp.Diff(wantCR, d.cr.Rules); diff != "" {
@@ -545,7 +545,7 @@ func TestDeployCertManagerOverlay(t *testing.T) {
 		t.Errorf("%s_CERT_MODE %q, want %s", inject.EnvPrefix, d.s.CertMode, certModeExternal)
 	}
 	d.checkCommon(t)
-	if diff := cmp.Diff([]rbacv1.PolicyRule{rule([]string{""}, []string{"namespaces"}, nil, "get")}, d.cr.Rules); diff != "" {
+	if diff := cmp.Diff([]rbacv1.PolicyRule{rule([]string{""}, []string{"namespaces"}, nil, "get", "list", "watch")}, d.cr.Rules); diff != "" {
 		t.Errorf("ClusterRole rules (-want +got):\n%s", diff)
 	}
 	for _, kind := range []string{"Role", "RoleBinding", "Secret"} {
