@@ -8,10 +8,10 @@ mkdir -p "$LX" "$PV"
 lxcfs -u "$LX" >"$WORK/lxcfs.log" 2>&1 &
 LXPID=$!
 "$ROOT/bin/procview-sidecar" serve --mountpoint "$PV" >"$WORK/procview.log" 2>&1 &
-PVPID=$!
+PVPID=$! SUPPID=$!
 stop() {
   set +e
-  kill "$PVPID" 2>/dev/null; wait "$PVPID" 2>/dev/null
+  kill "$SUPPID" 2>/dev/null; wait "$SUPPID" 2>/dev/null
   umount -l "$LX" 2>/dev/null; kill "$LXPID" 2>/dev/null; wait "$LXPID" 2>/dev/null
 }
 trap stop EXIT
@@ -20,6 +20,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$ROOT/bin/procview-sidecar" probe --mountpoint "$PV" || { cat "$WORK/procview.log" >&2; exit 1; }
+# serve supervises; the FUSE server is its child, procview-sidecar worker: its CPU and memory are
+# the server's, and the supervisor's memory is reported beside them.
+SUPPID=$PVPID
+PVPID=$(cat /proc/"$SUPPID"/task/"$SUPPID"/children)
+[ -n "$PVPID" ] && [ "$(tr '\0' ' ' </proc/"$PVPID"/cmdline | cut -d' ' -f2)" = worker ] ||
+  { echo "bench: no procview-sidecar worker under $SUPPID" >&2; exit 1; }
 
 # cpu_ns PID: CPU time of all the process's threads, in ns (schedstat's first field).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
@@ -32,6 +38,7 @@ rss_line() { # rss_line PID WHEN: total, anonymous and file-backed resident KiB
     /^RssFile/ {print "server procview rss_file_" w "_kib", $2}' /proc/"$1"/status
 }
 rss_line "$PVPID" idle
+awk '/^VmRSS/ {print "server procview supervisor_rss_idle_kib", $2} /^RssAnon/ {print "server procview supervisor_rss_anon_idle_kib", $2}' /proc/"$SUPPID"/status
 # ROUNDS rounds of N/ROUNDS reads per target, lxcfs and procview in alternating order, so both
 # see the same background load; report.awk takes per-round ratios and their median.
 ROUNDS=${ROUNDS:-3}

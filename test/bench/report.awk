@@ -46,6 +46,8 @@ END {
   print "sidecar_rss_anon_kib_idle=" server["procview", "rss_anon_idle_kib"]
   print "sidecar_rss_anon_kib_loaded=" server["procview", "rss_anon_loaded_kib"]
   print "sidecar_rss_file_kib_loaded=" server["procview", "rss_file_loaded_kib"]
+  print "sidecar_supervisor_rss_kib_idle=" server["procview", "supervisor_rss_idle_kib"]
+  print "sidecar_supervisor_rss_anon_kib_idle=" server["procview", "supervisor_rss_anon_idle_kib"]
 }
 function foreach_target(r,   t, n, i, c) {
   n = split("native lxcfs procview", t, " ")
