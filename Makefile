@@ -5,7 +5,7 @@ BIN := bin
 LDFLAGS := -s -w
 .DEFAULT_GOAL := help
 
-.PHONY: help build sidecar injector test unit fuzz demo e2e bench clean demo-cluster
+.PHONY: bench-node help build sidecar injector test unit fuzz demo e2e bench clean demo-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ e2e: build ## end-to-end tests in real pods on a local single-node Kubernetes
 
 bench: sidecar injector ## procview vs lxcfs vs native /proc (latency, server CPU, RSS) and webhook latency at 200 req/s; key=value
 	bash test/bench/run.sh
+
+bench-node: build ## pod create→Ready with and without procview on the local node (median of 20 each)
+	mkdir -p test/bench/results
+	E2E_BENCH=PodStart bash test/e2e.sh | tee test/bench/results/podstart.txt
 
 clean: ## remove built binaries
 	rm -rf $(BIN)

@@ -4,6 +4,7 @@
 # tests (test/e2e, build tag e2e) and always tears the node down (test/node/down.sh), also on
 # failure or Ctrl-C. Needs root on Linux; `make build` first (the Makefile's e2e target does it).
 #   E2E_RUN=REGEX         only the matching tests (go test -run)
+#   E2E_BENCH=REGEX       run the matching benchmarks instead of the tests (make bench-node)
 #   PROCVIEW_NODE_KEEP=1  leave the node up afterwards (test/node/down.sh stops it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,4 +38,8 @@ trap 'exit 130' INT TERM
 bash test/node/up.sh
 bash test/node/images.sh
 bash test/node/webhook.sh
-go test -tags e2e -count=1 -v -timeout 20m ${E2E_RUN:+-run "$E2E_RUN"} ./test/e2e/...
+if [ -n "${E2E_BENCH:-}" ]; then
+  go test -tags e2e -count=1 -timeout 30m -run '^$' -bench "$E2E_BENCH" -benchtime 1x ./test/e2e/...
+else
+  go test -tags e2e -count=1 -v -timeout 30m ${E2E_RUN:+-run "$E2E_RUN"} ./test/e2e/...
+fi

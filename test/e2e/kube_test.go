@@ -118,7 +118,7 @@ var nsSeq atomic.Int64
 
 // newNamespace creates a namespace whose default ServiceAccount mounts no token, and deletes
 // it with everything in it when the test ends.
-func newNamespace(t *testing.T, labels map[string]string) string {
+func newNamespace(t testing.TB, labels map[string]string) string {
 	t.Helper()
 	// A DNS label: subtest names carry "/" and "_" (for spaces).
 	base := strings.Map(func(r rune) rune {
@@ -154,7 +154,7 @@ func newNamespace(t *testing.T, labels map[string]string) string {
 
 // deleteNamespace deletes the workloads and pods (waiting for the pods: a hang here is a
 // failure), then the namespace, which the controller-manager finishes in the background.
-func deleteNamespace(t *testing.T, name string) {
+func deleteNamespace(t testing.TB, name string) {
 	t.Helper()
 	kubectlStdin(nil, "delete", "deployments,replicasets", "--all", "-n", name, "--wait=false")
 	if r := kubectlStdin(nil, "delete", "pods", "--all", "-n", name, "--grace-period=2", "--wait=true", "--timeout=90s"); r.err != nil {
