@@ -7,8 +7,8 @@ type AnnotationDoc struct {
 
 // Annotations is the reference of every procview.dev/ pod annotation.
 var Annotations = []AnnotationDoc{
-	{AnnotationInject, `"true" | "false"`, "(absent: not injected)",
-		`opt the pod in ("true") or out ("false"); any other value rejects the pod`},
+	{AnnotationInject, `"true" | "false"`, "(absent: the namespace label procview.dev/inject decides)",
+		`opt the pod in ("true") or out ("false"); any other value rejects the pod; a namespace labelled procview.dev/inject=disabled injects no pod`},
 	{AnnotationFiles, `all | name,name,... | -name,-name,...`, "all",
 		"view files to mount: meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps, online (or paths such as proc/meminfo); -name excludes"},
 	{AnnotationCPUView, "quota | cpuset", "PROCVIEW_INJECTOR_CPU_VIEW (quota)",

@@ -22,13 +22,14 @@ func FuzzInject(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b, ns.Labels[psaEnforceLabel])
+		f.Add(b, ns.Labels[psaEnforceLabel], ns.Labels[LabelInject])
 	}
 	raw, _ := os.ReadFile("testdata/pods/plain.yaml")
 	if j, err := yaml.YAMLToJSON(raw); err == nil {
-		f.Add(j, "privileged")
+		f.Add(j, "privileged", "")
+		f.Add(j, "", LabelInjectDisabled)
 	}
-	f.Fuzz(func(t *testing.T, data []byte, psa string) {
+	f.Fuzz(func(t *testing.T, data []byte, psa, inject string) {
 		var pod corev1.Pod
 		if err := json.Unmarshal(data, &pod); err != nil {
 			return
@@ -36,6 +37,9 @@ func FuzzInject(f *testing.F) {
 		ns := NamespaceInfo{Name: pod.Namespace, Labels: map[string]string{}}
 		if psa != "" {
 			ns.Labels[psaEnforceLabel] = psa
+		}
+		if inject != "" {
+			ns.Labels[LabelInject] = inject
 		}
 		before := pod.DeepCopy()
 		res, err := Inject(&pod, ns, testConfig())

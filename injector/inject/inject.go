@@ -21,7 +21,8 @@ import (
 
 // Pod annotations. Only AnnotationInject is read on pods that have not opted in.
 const (
-	// AnnotationInject opts a pod in ("true") or out ("false"). Required.
+	// AnnotationInject opts a pod in ("true") or out ("false"). Absent: the namespace's
+	// LabelInject decides.
 	AnnotationInject = "procview.dev/inject"
 	// AnnotationFiles picks the view files: "all" (default), a comma-separated list of names
 	// (meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,online, or paths such as proc/meminfo),
@@ -39,6 +40,15 @@ const (
 	AnnotationStatus = "procview.dev/status"
 
 	annotationPrefix = "procview.dev/"
+)
+
+// LabelInject on a namespace: "enabled" injects every pod there that does not opt out,
+// "disabled" injects none, not even pods annotated procview.dev/inject: "true".
+// Any other value is ignored with a warning.
+const (
+	LabelInject         = "procview.dev/inject"
+	LabelInjectEnabled  = "enabled"
+	LabelInjectDisabled = "disabled"
 )
 
 // Pod Security Admission's enforce label: any level other than privileged rejects our privileged sidecar.
@@ -62,8 +72,9 @@ type SkipReason string
 // Every reason a pod can be left alone; they label the webhook's metrics and logs.
 const (
 	NotSkipped            SkipReason = ""
-	SkipNotOptedIn        SkipReason = "not-opted-in"             // no procview.dev/inject annotation
+	SkipNotOptedIn        SkipReason = "not-opted-in"             // no procview.dev/inject annotation, namespace not labelled enabled
 	SkipOptedOut          SkipReason = "opted-out"                // procview.dev/inject: "false"
+	SkipNamespaceDisabled SkipReason = "namespace-disabled"       // namespace labelled procview.dev/inject=disabled
 	SkipExcludedNamespace SkipReason = "excluded-namespace"       // namespace listed in EXCLUDED_NAMESPACES
 	SkipOwnPod            SkipReason = "own-pod"                  // matches OWN_POD_SELECTOR (the injector itself)
 	SkipAlreadyInjected   SkipReason = "already-injected"         // status annotation and sidecar present, nothing to add
@@ -79,7 +90,7 @@ const (
 
 // SkipReasons lists every reason, for documentation and metrics.
 var SkipReasons = []SkipReason{
-	SkipNotOptedIn, SkipOptedOut, SkipExcludedNamespace, SkipOwnPod, SkipAlreadyInjected,
+	SkipNotOptedIn, SkipOptedOut, SkipNamespaceDisabled, SkipExcludedNamespace, SkipOwnPod, SkipAlreadyInjected,
 	SkipInvalidAnnotation, SkipHostPID, SkipWindows, SkipPSAForbidden, SkipNameConflict,
 	SkipAllFilesConflict, SkipNamespaceUnknown, SkipNotCreate,
 }
@@ -129,23 +140,60 @@ func viewFiles() []file {
 // Inject returns the pod with procview added, or unchanged with the reason it was skipped.
 // It never modifies its input. Injecting an injected pod changes nothing. An error (always an
 // *InvalidAnnotationError) comes with Skip = SkipInvalidAnnotation and the unchanged pod.
+//
+// Whether the pod is a candidate: its procview.dev/inject annotation ("true" or "false") wins,
+// except that a namespace labelled procview.dev/inject=disabled injects no pod; without the
+// annotation, the pod is injected when its namespace is labelled procview.dev/inject=enabled.
 func Inject(in *corev1.Pod, ns NamespaceInfo, cfg Config) (Result, error) {
+	nsName := ns.Name
+	if nsName == "" {
+		nsName = in.Namespace
+	}
+	ns.Name = nsName
+	mode, warning := namespaceMode(nsName, ns.Labels)
+	res, err := inject(in, ns, mode, cfg)
+	if warning != "" {
+		res.Warnings = append([]string{warning}, res.Warnings...)
+	}
+	return res, err
+}
+
+// namespaceMode reads the namespace's procview.dev/inject label: enabled, disabled, or "" when
+// absent or invalid (with a warning naming the value).
+func namespaceMode(nsName string, nsLabels map[string]string) (string, string) {
+	v, ok := nsLabels[LabelInject]
+	switch {
+	case !ok:
+		return "", ""
+	case v == LabelInjectEnabled || v == LabelInjectDisabled:
+		return v, ""
+	}
+	return "", fmt.Sprintf("procview: namespace %q has label %s=%q, want %q or %q: label ignored",
+		nsName, LabelInject, v, LabelInjectEnabled, LabelInjectDisabled)
+}
+
+// inject is Inject once the namespace's name and label are known.
+func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result, error) {
+	nsName := ns.Name
 	pod := in.DeepCopy()
 	skip := func(r SkipReason, warnings ...string) (Result, error) {
 		return Result{Pod: in.DeepCopy(), Skip: r, Warnings: warnings}, nil
 	}
-	switch v, ok := pod.Annotations[AnnotationInject]; {
-	case !ok:
-		return skip(SkipNotOptedIn)
-	case v == "false":
+	v, annotated := pod.Annotations[AnnotationInject]
+	switch {
+	case annotated && v == "false":
 		return skip(SkipOptedOut)
-	case v != "true":
+	case annotated && v != "true":
 		return Result{Pod: pod, Skip: SkipInvalidAnnotation}, &InvalidAnnotationError{Problems: []string{
 			fmt.Sprintf("%s=%q: want \"true\" or \"false\"", AnnotationInject, v)}}
-	}
-	nsName := ns.Name
-	if nsName == "" {
-		nsName = pod.Namespace
+	case nsMode == LabelInjectDisabled && annotated:
+		return skip(SkipNamespaceDisabled, fmt.Sprintf(
+			"procview: not injected: namespace %q is labelled %s=%s, which overrides the pod's %s: \"true\"",
+			nsName, LabelInject, LabelInjectDisabled, AnnotationInject))
+	case nsMode == LabelInjectDisabled:
+		return skip(SkipNamespaceDisabled)
+	case !annotated && nsMode != LabelInjectEnabled:
+		return skip(SkipNotOptedIn)
 	}
 	if nsName != "" && slices.Contains(cfg.ExcludedNamespaces, nsName) {
 		return skip(SkipExcludedNamespace, fmt.Sprintf("procview: namespace %q is excluded from injection", nsName))

@@ -82,7 +82,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // Injector is the typed defaulter for pods.
 type Injector struct {
 	Config     inject.Config
-	Namespaces client.Reader // reads the pod's namespace (labels); needs get on namespaces
+	Namespaces client.Reader // reads the pod's namespace (labels), e.g. a NamespaceReader
 	Metrics    *Metrics      // optional
 }
 
@@ -138,10 +138,12 @@ func (i *Injector) Default(ctx context.Context, pod *corev1.Pod) error {
 		out.result, out.reason = ResultSkipped, inject.SkipNotCreate
 		return nil
 	}
-	if _, ok := pod.Annotations[inject.AnnotationInject]; !ok {
-		out.result, out.reason = ResultSkipped, inject.SkipNotOptedIn
-		return nil // the common case: no namespace lookup, no log line
+	if pod.Annotations[inject.AnnotationInject] == "false" {
+		out.result, out.reason = ResultSkipped, inject.SkipOptedOut
+		return nil // opted out whatever the namespace says: no namespace lookup, no log line
 	}
+	// Every other pod needs its namespace: its procview.dev/inject label opts all its pods in
+	// (or out), and its Pod Security level decides whether the privileged sidecar may be added.
 	nsName := req.Namespace
 	if nsName == "" {
 		nsName = pod.Namespace
@@ -150,9 +152,12 @@ func (i *Injector) Default(ctx context.Context, pod *corev1.Pod) error {
 	var nsObj corev1.Namespace
 	if err := i.Namespaces.Get(ctx, client.ObjectKey{Name: nsName}, &nsObj); err != nil {
 		// Injecting without knowing the namespace's Pod Security level could make the pod fail
-		// admission; a pod without the view is the safer outcome.
+		// admission; a pod without the view is the safer outcome. Only a pod that asked for the
+		// view hears about it: the others may well not be meant to have it.
 		out.result, out.reason = ResultSkipped, inject.SkipNamespaceUnknown
-		out.warnings = append(out.warnings, fmt.Sprintf("procview: not injected: cannot read namespace %q: %v", nsName, err))
+		if _, asked := pod.Annotations[inject.AnnotationInject]; asked {
+			out.warnings = append(out.warnings, fmt.Sprintf("procview: not injected: cannot read namespace %q: %v", nsName, err))
+		}
 		log.Error(err, "namespace lookup failed, not injecting", "pod", name, "reason", out.reason)
 		return nil
 	}
@@ -170,7 +175,11 @@ func (i *Injector) Default(ctx context.Context, pod *corev1.Pod) error {
 		return err
 	case res.Skip != inject.NotSkipped:
 		out.result, out.reason = ResultSkipped, res.Skip
-		log.Info("pod skipped", "pod", name, "reason", res.Skip, "warnings", res.Warnings)
+		l := log
+		if len(res.Warnings) == 0 && (res.Skip == inject.SkipNotOptedIn || res.Skip == inject.SkipNamespaceDisabled) {
+			l = log.V(1) // most pods of a cluster: counted in the metrics, not logged by default
+		}
+		l.Info("pod skipped", "pod", name, "reason", res.Skip, "warnings", res.Warnings)
 		return nil
 	}
 	out.result, out.reason = ResultInjected, ""

@@ -68,7 +68,14 @@ func TestHandle(t *testing.T) {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "secure",
 			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "baseline"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team",
+			Labels: map[string]string{inject.LabelInject: inject.LabelInjectEnabled}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "frozen",
+			Labels: map[string]string{inject.LabelInject: inject.LabelInjectDisabled}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "typo",
+			Labels: map[string]string{inject.LabelInject: "on"}}},
 	).Build()
+	optOut := map[string]string{inject.AnnotationInject: "false"}
 	optIn := map[string]string{inject.AnnotationInject: "true"}
 	for _, tc := range []struct {
 		name    string
@@ -87,6 +94,11 @@ func TestHandle(t *testing.T) {
 		{"update", admissionv1.Update, "apps", optIn, namespaces, true, false, ResultSkipped, inject.SkipNotCreate, ""},
 		{"baseline namespace", admissionv1.Create, "secure", optIn, namespaces, true, false, ResultSkipped, inject.SkipPSAForbidden, `enforces Pod Security "baseline"`},
 		{"namespace unreadable", admissionv1.Create, "apps", optIn, failingReader{}, true, false, ResultSkipped, inject.SkipNamespaceUnknown, "connection refused"},
+		{"namespace enabled", admissionv1.Create, "team", nil, namespaces, true, true, ResultInjected, "", ""},
+		{"namespace enabled, pod opted out", admissionv1.Create, "team", optOut, failingReader{}, true, false, ResultSkipped, inject.SkipOptedOut, ""},
+		{"namespace disabled", admissionv1.Create, "frozen", optIn, namespaces, true, false, ResultSkipped, inject.SkipNamespaceDisabled, "procview.dev/inject=disabled"},
+		{"namespace label invalid", admissionv1.Create, "typo", nil, namespaces, true, false, ResultSkipped, inject.SkipNotOptedIn, `procview.dev/inject="on"`},
+		{"namespace unreadable, not opted in", admissionv1.Create, "team", nil, failingReader{}, true, false, ResultSkipped, inject.SkipNamespaceUnknown, ""},
 		{"invalid", admissionv1.Create, "apps", map[string]string{inject.AnnotationInject: "true", inject.AnnotationCPUView: "x"}, namespaces, false, false, ResultRejected, inject.SkipInvalidAnnotation, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,11 +121,18 @@ func TestHandle(t *testing.T) {
 					paths = append(paths, p.Operation+" "+p.Path)
 				}
 				joined := strings.Join(paths, "\n")
-				for _, want := range []string{"add /spec/initContainers", "add /spec/shareProcessNamespace", "add /spec/volumes", "add /metadata/annotations/procview.dev~1status"} {
+				status := "add /metadata/annotations/procview.dev~1status"
+				if tc.ann == nil {
+					status = "add /metadata/annotations" // the pod had none: the map is added whole
+				}
+				for _, want := range []string{"add /spec/initContainers", "add /spec/shareProcessNamespace", "add /spec/volumes", status} {
 					if !strings.Contains(joined, want) {
 						t.Errorf("patch lacks %q:\n%s", want, joined)
 					}
 				}
+			}
+			if tc.warning == "" && len(resp.Warnings) > 0 {
+				t.Errorf("unexpected warnings %q", resp.Warnings)
 			}
 			if tc.warning != "" && !strings.Contains(strings.Join(resp.Warnings, "\n"), tc.warning) {
 				t.Errorf("warnings %q lack %q", resp.Warnings, tc.warning)

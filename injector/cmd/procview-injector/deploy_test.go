@@ -430,6 +430,23 @@ func (d *deployed) checkCommon(t *testing.T) {
 				t.Errorf("namespaceSelector does not match the namespace %s", ns)
 			}
 		}
+		// The namespace label: the API server skips namespaces labelled disabled, but must call the
+		// webhook for unlabelled ones (annotated pods), enabled ones, and ones with another value
+		// (the injector warns about it). An excluded namespace stays excluded when labelled enabled.
+		for _, tc := range []struct {
+			ns, value string
+			match     bool
+		}{
+			{"apps", inject.LabelInjectDisabled, false},
+			{"apps", inject.LabelInjectEnabled, true},
+			{"apps", "on", true},
+			{excluded[0], inject.LabelInjectEnabled, false},
+		} {
+			set := labels.Set{corev1.LabelMetadataName: tc.ns, inject.LabelInject: tc.value}
+			if got := nsSel.Matches(set); got != tc.match {
+				t.Errorf("namespaceSelector matches %v: %v, want %v", set, got, tc.match)
+			}
+		}
 		if !slices.Contains(d.s.ExcludedNamespaces, d.namespace) {
 			t.Errorf("%s_EXCLUDED_NAMESPACES %v lacks the injector's own namespace %s", inject.EnvPrefix, d.s.ExcludedNamespaces, d.namespace)
 		}
@@ -439,6 +456,9 @@ func (d *deployed) checkCommon(t *testing.T) {
 				if req.Key == corev1.LabelMetadataName && !slices.Contains(d.s.ExcludedNamespaces, v) {
 					t.Errorf("namespaceSelector excludes %s, %s_EXCLUDED_NAMESPACES does not", v, inject.EnvPrefix)
 				}
+			}
+			if req.Key != corev1.LabelMetadataName && req.Key != inject.LabelInject {
+				t.Errorf("namespaceSelector requires label %s, which the injector does not read", req.Key)
 			}
 		}
 		objSel, err := metav1.LabelSelectorAsSelector(w.ObjectSelector)

@@ -241,4 +241,7 @@ inject: -f FILE|-, --namespace-labels k=v,... (what the webhook would read from 
 	for _, a := range inject.Annotations {
 		fmt.Fprintf(w, "  %-28s %s\n", a.Key, a.Help)
 	}
+	fmt.Fprintf(w, "\nNamespace label:\n  %-28s %s\n", inject.LabelInject+"=enabled",
+		"inject every pod in the namespace that is not annotated procview.dev/inject: \"false\"")
+	fmt.Fprintf(w, "  %-28s %s\n", inject.LabelInject+"=disabled", "inject no pod in the namespace, whatever its annotation")
 }

@@ -217,4 +217,9 @@ func TestHelpListsAllSettings(t *testing.T) {
 			t.Errorf("help does not list annotation %s", a.Key)
 		}
 	}
+	for _, v := range []string{inject.LabelInjectEnabled, inject.LabelInjectDisabled} {
+		if !strings.Contains(stdout.String(), inject.LabelInject+"="+v) {
+			t.Errorf("help does not list the namespace label %s=%s", inject.LabelInject, v)
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/procview/procview/injector/certs"
+	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
 )
 
@@ -160,6 +162,46 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 		}
 	}
 	t.Run("injects through the Service", injectedPod)
+
+	t.Run("namespace label through deploy's selector", func(t *testing.T) {
+		var warn warnings
+		rc := rest.CopyConfig(cp.Config)
+		rc.WarningHandlerWithContext = &warn
+		c, err := client.New(rc, client.Options{Scheme: scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			ns, label  string
+			annotation map[string]string
+			injected   bool
+		}{
+			{"team", inject.LabelInjectEnabled, nil, true},
+			{"team", inject.LabelInjectEnabled, map[string]string{inject.AnnotationInject: "false"}, false},
+			// The API server does not even call the webhook here: no warning from the injector.
+			{"frozen", inject.LabelInjectDisabled, map[string]string{inject.AnnotationInject: "true"}, false},
+		} {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tc.ns, Labels: map[string]string{inject.LabelInject: tc.label}}}
+			if err := admin.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+			seq++
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: fmt.Sprintf("p%d", seq), Annotations: tc.annotation},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}},
+			}
+			if err := c.Create(ctx, pod); err != nil {
+				t.Fatal(err)
+			}
+			got := len(pod.Spec.InitContainers) > 0 && pod.Spec.InitContainers[0].Name == inject.SidecarName
+			if got != tc.injected {
+				t.Errorf("namespace %s=%s, annotations %v: injected %v, want %v", inject.LabelInject, tc.label, tc.annotation, got, tc.injected)
+			}
+			if w := warn.take(); len(w) > 0 {
+				t.Errorf("namespace %s=%s, annotations %v: admission warnings %q", inject.LabelInject, tc.label, tc.annotation, w)
+			}
+		}
+	})
 
 	t.Run("injector pod admitted under Pod Security restricted", func(t *testing.T) {
 		var warn warnings
