@@ -62,7 +62,7 @@ const (
 	MountPoint    = VolumePath + "/view" // the FUSE mount, a subdirectory (a dead mount at the root would break the sidecar's restart)
 	SidecarBinary = "/procview-sidecar"  // the binary's path in the sidecar image
 	viewSubPath   = "view"               // subPath prefix of the view files in the volume
-	probeFailures = 60                   // startupProbe: 60 × 1 s before the kubelet restarts the sidecar
+	probeWait     = "60s"                // postStart: how long the view may take before the kubelet restarts the sidecar
 )
 
 // SkipReason says why a pod was left alone. The empty reason means the pod was injected (or,
@@ -559,13 +559,11 @@ func sidecar(pod *corev1.Pod, cfg Config, o options, files []file) (corev1.Conta
 		RestartPolicy: &always,
 		VolumeMounts: []corev1.VolumeMount{{Name: VolumeName, MountPath: VolumePath,
 			MountPropagation: ptr(corev1.MountPropagationBidirectional)}},
-		StartupProbe: &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
-				Command: []string{SidecarBinary, "probe", "--mountpoint", MountPoint}}},
-			PeriodSeconds:    1,
-			TimeoutSeconds:   2,
-			FailureThreshold: probeFailures,
-		},
+		// The kubelet starts the next container once this hook returns: it returns as soon as
+		// the view answers (a startupProbe would add up to its period to every pod's start).
+		// If the view is not up in time the hook fails and the kubelet restarts the sidecar.
+		Lifecycle: &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+			Command: []string{SidecarBinary, "probe", "--mountpoint", MountPoint, "--wait", probeWait}}}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext: &corev1.SecurityContext{
 			// Mounting FUSE and the cgroup filesystems, and Bidirectional propagation, need privilege.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
@@ -47,17 +48,17 @@ func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 		usage(stderr)
 		return 2
 	}
-	if err := parseFlags(cmd, rest, &cfg, stderr); err != nil {
+	wait, err := parseFlags(cmd, rest, &cfg, stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout)
 			return 0
 		}
 		return 2
 	}
-	var err error
 	switch {
 	case cmd == "probe":
-		err = probe(cfg)
+		err = probeWait(cfg, wait)
 	case cmd == "serve" && cfg.Supervise:
 		return supervise(rest, stderr, log)
 	case cmd == "worker":
@@ -72,9 +73,13 @@ func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 	return 0
 }
 
-// parseFlags lets flags override the environment.
-func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) error {
+// parseFlags lets flags override the environment. It returns probe's --wait.
+func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) (time.Duration, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	var wait time.Duration
+	if cmd == "probe" {
+		fs.DurationVar(&wait, "wait", 0, "keep probing this long until the view answers")
+	}
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
 	fs.StringVar(&cfg.MountPoint, "mountpoint", cfg.MountPoint, "directory to mount the view on")
@@ -87,17 +92,17 @@ func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) 
 	fs.BoolVar(&cfg.Reattach, "reattach", cfg.Reattach, "re-bind the view over stale mounts in this PID namespace")
 	fs.BoolVar(&cfg.Supervise, "supervise", cfg.Supervise, "serve from a child process, restarted when it dies")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return 0, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "procview-sidecar %s: unexpected argument %q\n", cmd, fs.Arg(0))
-		return errors.New("bad arguments")
+		return 0, errors.New("bad arguments")
 	}
 	cfg.Files = nil
 	if *files != "" {
 		cfg.Files = strings.Split(*files, ",")
 	}
-	return nil
+	return wait, nil
 }
 
 func usage(w io.Writer) {
@@ -107,7 +112,8 @@ func usage(w io.Writer) {
 Usage:
   procview-sidecar serve --mountpoint DIR [flags]   mount the view on DIR; unmount on SIGTERM/SIGINT
   procview-sidecar worker [flags]                   the FUSE server itself (serve runs it as a child)
-  procview-sidecar probe --mountpoint DIR           exit 0 only when the view at DIR answers
+  procview-sidecar probe --mountpoint DIR [--wait D] exit 0 only when the view at DIR answers
+                                                    (--wait: keep trying for up to D, e.g. 60s)
   procview-sidecar help                             this text
 
 Every setting is an environment variable; the flag of the same name (--mountpoint,

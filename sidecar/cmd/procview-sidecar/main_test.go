@@ -375,3 +375,30 @@ func TestCreatesMountPointInExistingParent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// probe --wait (the sidecar's postStart hook) returns as soon as a server starting later
+// answers, and fails when none does in time.
+func TestProbeWaitsForTheView(t *testing.T) {
+	needRoot(t)
+	dir := filepath.Join(t.TempDir(), "view")
+	waiting := exec.Command(binary, "probe", "--mountpoint", dir, "--wait", "20s")
+	out := &syncBuffer{}
+	waiting.Stdout, waiting.Stderr = out, out
+	if err := waiting.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the probe is polling a directory that does not exist yet
+	startServer(t, dir, nil)
+	if err := waiting.Wait(); err != nil {
+		t.Errorf("probe --wait: %v\n%s", err, out)
+	}
+
+	start := time.Now()
+	err := exec.Command(binary, "probe", "--mountpoint", t.TempDir(), "--wait", "300ms").Run()
+	if err == nil {
+		t.Error("probe --wait 300ms on nothing succeeded")
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("probe --wait 300ms gave up after %v", took)
+	}
+}

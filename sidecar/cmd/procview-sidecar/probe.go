@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -12,6 +13,22 @@ import (
 
 // fuseMagic is FUSE_SUPER_MAGIC: a probe must see the mount, not the empty directory under it.
 const fuseMagic = 0x65735546
+
+// probeWait probes every probeEvery until the view answers or wait has passed. As the sidecar's
+// postStart hook it holds the app containers back exactly until the view is up, where a
+// startupProbe would add up to its period (1 s) to every pod's start.
+func probeWait(cfg config.Serve, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := probe(cfg)
+		if err == nil || !time.Now().Before(deadline) {
+			return err
+		}
+		time.Sleep(probeEvery)
+	}
+}
+
+const probeEvery = 10 * time.Millisecond
 
 // probe checks that the view at cfg.MountPoint is mounted and answers a read with content.
 func probe(cfg config.Serve) error {
