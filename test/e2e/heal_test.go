@@ -245,11 +245,11 @@ func sidecarProcess(t *testing.T, uid string) (int, string) {
 	return 0, ""
 }
 
-// oomHog joins a memory cgroup and allocates (and touches) 1 MiB at a time until the process
-// it is told to watch is gone: the limit is reached and the kernel's OOM killer kills the
-// server (oomKill makes it the preferred victim), and the hog stops and exits at once, before
-// the replacement server starts. It is exec'd after joining the cgroup (oomJoin), so all its
-// memory counts there.
+// oomHog allocates (and touches) 64 KiB at a time until the process it is told to watch is
+// gone: the limit is reached and the kernel's OOM killer kills the server (oomKill makes it the
+// preferred victim). Small steps, so the hog stops before it needs more than the server freed
+// (or the OOM killer would take the next sidecar process). It is exec'd after joining the
+// cgroup (oomJoin), so all its memory counts there.
 const oomJoin = `echo $$ >"$1/cgroup.procs" && exec python3 -c "$2" "$1" "$3"`
 
 const oomHog = `
@@ -257,11 +257,11 @@ import os, sys
 memcg, victim = sys.argv[1], sys.argv[2]
 limit = int(open(os.path.join(memcg, "memory.limit_in_bytes")).read())
 hog = []
-for _ in range(limit // (1 << 20) + 64):
+for _ in range(limit // (64 << 10) + 1024):
     if not os.path.exists("/proc/" + victim):
         break
-    hog.append(b"\x01" * (1 << 20))
-print("allocated", len(hog), "MiB", flush=True)
+    hog.append(b"\x01" * (64 << 10))
+print("allocated", len(hog) * 64 // 1024, "MiB", flush=True)
 `
 
 // oomKill has the kernel OOM-kill pid in memcg.
