@@ -164,13 +164,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 	t.Run("injects through the Service", injectedPod)
 
 	t.Run("namespace label through deploy's selector", func(t *testing.T) {
-		var warn warnings
-		rc := rest.CopyConfig(cp.Config)
-		rc.WarningHandlerWithContext = &warn
-		c, err := client.New(rc, client.Options{Scheme: scheme})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, warn := warningClient(t, cp.Config, scheme)
 		for _, tc := range []struct {
 			ns, label  string
 			annotation map[string]string
@@ -204,13 +198,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 	})
 
 	t.Run("injector pod admitted under Pod Security restricted", func(t *testing.T) {
-		var warn warnings
-		rc := rest.CopyConfig(cp.Config)
-		rc.WarningHandlerWithContext = &warn
-		c, err := client.New(rc, client.Options{Scheme: scheme})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, warn := warningClient(t, cp.Config, scheme)
 		pod := &corev1.Pod{ObjectMeta: d.dep.Spec.Template.ObjectMeta, Spec: d.dep.Spec.Template.Spec}
 		pod.Namespace, pod.Name = d.namespace, "injector-dry-run"
 		if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
@@ -320,4 +308,17 @@ func hostIP(t *testing.T) string {
 	}
 	t.Skip("no non-loopback IPv4 address: an EndpointSlice cannot point at this process")
 	return ""
+}
+
+// warningClient is a client whose admission warnings are collected in warn.
+func warningClient(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme) (client.Client, *warnings) {
+	t.Helper()
+	var warn warnings
+	rc := rest.CopyConfig(cfg)
+	rc.WarningHandlerWithContext = &warn
+	c, err := client.New(rc, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &warn
 }
