@@ -23,7 +23,7 @@ done
 # serve supervises; the FUSE server is its child, procview-sidecar worker: its CPU and memory are
 # the server's, and the supervisor's memory is reported beside them.
 SUPPID=$PVPID
-PVPID=$(cat /proc/"$SUPPID"/task/"$SUPPID"/children)
+PVPID=$(cat /proc/"$SUPPID"/task/*/children | tr -d " ")  # a child of the thread that forked it
 [ -n "$PVPID" ] && [ "$(tr '\0' ' ' </proc/"$PVPID"/cmdline | cut -d' ' -f2)" = worker ] ||
   { echo "bench: no procview-sidecar worker under $SUPPID" >&2; exit 1; }
 

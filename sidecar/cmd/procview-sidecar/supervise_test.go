@@ -16,11 +16,16 @@ import (
 // workerOf returns the PID of the supervisor's one child, the FUSE server.
 func workerOf(t *testing.T, supervisor int) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", supervisor, supervisor))
+	// Each thread lists the children it forked.
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", supervisor))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b))
+	var f []string
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task) // a thread that ended meanwhile
+		f = append(f, strings.Fields(string(b))...)
+	}
 	if len(f) != 1 {
 		t.Fatalf("supervisor %d has children %q, want one worker", supervisor, f)
 	}
