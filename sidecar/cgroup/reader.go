@@ -32,8 +32,9 @@ type Options struct {
 type FS struct {
 	opts    Options
 	version int
-	v1Dirs  map[string]string // v1 controller -> directory under Root
+	v1Dirs  map[string]string // v1 controller -> its hierarchy's directory (Root/name)
 	files   openFiles         // cgroup files kept open for re-reading
+	paths   joinedPaths       // file paths a render reads, joined once
 
 	parsedMu sync.Mutex
 	parsed   map[string]pidCgroups // /proc/<pid>/cgroup content -> its parse (shared, read-only)
@@ -61,7 +62,7 @@ func New(opts Options) (*FS, error) {
 		for _, c := range strings.Split(e.Name(), ",") {
 			// An exact name ("cpu") wins over a combined one ("cpu,cpuacct") it also appears in.
 			if _, seen := r.v1Dirs[c]; !seen || c == e.Name() {
-				r.v1Dirs[c] = e.Name()
+				r.v1Dirs[c] = filepath.Join(opts.Root, e.Name())
 			}
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// v1Root returns the hierarchy root of controller c and the pid's path in it.
+// v1Root returns the hierarchy root directory of controller c and the pid's path in it.
 func (r *FS) v1Root(c string, paths map[string]string) (root, cgPath string, err error) {
 	d, ok := r.v1Dirs[c]
 	if !ok {
@@ -16,7 +16,7 @@ func (r *FS) v1Root(c string, paths map[string]string) (root, cgPath string, err
 	if !ok {
 		return "", "", fmt.Errorf("process has no cgroup v1 %s path", c)
 	}
-	return filepath.Join(r.opts.Root, d), p, nil
+	return d, p, nil
 }
 
 func (r *FS) readV1(s *Snapshot, pid int, paths map[string]string, need Need) error {
@@ -57,8 +57,7 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, p)
-	statPath := filepath.Join(dir, "memory.stat")
+	statPath := r.paths.join(root, p, "memory.stat")
 	// hierarchical_* are already the smallest limit on the path: one read instead of a walk.
 	limit, memswLimit := uint64(Unlimited), uint64(Unlimited)
 	haveLimit := false
@@ -87,7 +86,7 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 		}
 	}
 	s.Memory.Limit = limit
-	usagePath := filepath.Join(dir, "memory.usage_in_bytes")
+	usagePath := r.paths.join(root, p, "memory.usage_in_bytes")
 	err = r.files.with(usagePath, func(b []byte) (err error) {
 		if s.Memory.Usage, err = parseUint(b); err != nil {
 			return wrapPath(usagePath, err)
@@ -100,7 +99,7 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	if need&NeedSwap == 0 {
 		return nil
 	}
-	swPath := filepath.Join(dir, "memory.memsw.usage_in_bytes")
+	swPath := r.paths.join(root, p, "memory.memsw.usage_in_bytes")
 	b, err := r.readCgroup(swPath)
 	if isNotExist(err) {
 		return nil // no swap accounting (swapaccount=0 or no CONFIG_MEMCG_SWAP)

@@ -6,8 +6,7 @@ import (
 )
 
 func (r *FS) readV2(s *Snapshot, pid int, need Need) error {
-	dir := filepath.Join(r.opts.Root, s.Path)
-	file := func(name string) string { return filepath.Join(dir, name) }
+	file := func(name string) string { return r.paths.join(r.opts.Root, s.Path, name) }
 	if need&NeedMemory != 0 {
 		lim, err := minLimitUp(r.opts.Root, s.Path, "memory.max", true)
 		if err != nil {
