@@ -44,6 +44,7 @@ waitfor ok
 echo healed >>"$LOG/app.log"
 echo "recovered in $(( ($(date +%s%N) - T0) / 1000000 )) ms (server start, detach, mount, re-attach)"
 sleep 0.5
+echo stopping >>"$LOG/app.log" # reads fail once the server has unmounted: not counted
 kill -TERM $S2
 wait $S2
 `
@@ -69,11 +70,12 @@ func TestReattachAfterServerKill(t *testing.T) {
 	// The app's reads: ok before the kill, failing after it, and never failing again once healed.
 	before, rest, _ := strings.Cut(string(app), "killed\n")
 	_, after, ok := strings.Cut(rest, "healed\n")
-	if !ok || strings.Contains(before, "fail") && !strings.HasSuffix(before, "fail\n") {
+	after, _, stopped := strings.Cut(after, "stopping\n")
+	if !ok || !stopped || strings.Contains(before, "fail") && !strings.HasSuffix(before, "fail\n") {
 		t.Fatalf("unexpected app log:\n%s", tail(string(app)))
 	}
 	if n := strings.Count(after, "fail"); n > 0 || strings.Count(after, "ok") < 5 {
-		t.Errorf("after re-attach: %d failed reads, %d good, want only good ones", n, strings.Count(after, "ok"))
+		t.Errorf("after re-attach: %d failed reads, %d good, want only good ones\nserver 2 log:\n%s", n, strings.Count(after, "ok"), s2)
 	}
 }
 
