@@ -82,7 +82,6 @@ func TestSeedsWebExample(t *testing.T) {
 		for _, want := range []string{
 			"Init Containers:\n  " + sidecarName + ":",
 			"localhost/procview-sidecar:dev",
-			"/procview-sidecar probe --mountpoint /var/lib/procview/view",
 			`/proc/meminfo from procview (ro,path="view/proc/meminfo")`,
 			`/sys/devices/system/cpu/online from procview (ro,path="view/sys/devices/system/cpu/online")`,
 			"/var/lib/procview from procview (rw)", // the sidecar's Bidirectional mount ...
@@ -92,6 +91,19 @@ func TestSeedsWebExample(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("kubectl describe pod web lacks %q\n%s", want, out)
 			}
+		}
+		// kubectl describe does not print lifecycle hooks: the postStart hook that holds the
+		// app back until the view answers is checked in the pod itself.
+		pod := getPod(t, ns, "web")
+		var hook *corev1.Lifecycle
+		for _, c := range pod.Spec.InitContainers {
+			if c.Name == sidecarName {
+				hook = c.Lifecycle
+			}
+		}
+		if hook == nil || hook.PostStart == nil || hook.PostStart.Exec == nil ||
+			!strings.HasPrefix(strings.Join(hook.PostStart.Exec.Command, " "), "/procview-sidecar probe --mountpoint /var/lib/procview/view --wait") {
+			t.Errorf("sidecar's postStart hook = %+v, want /procview-sidecar probe --mountpoint /var/lib/procview/view --wait ...", hook)
 		}
 		var st struct {
 			Container  string              `json:"container"`
