@@ -11,13 +11,16 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 // BenchmarkPodStart measures what procview adds to a pod's start: create → Ready of the same
-// pod with and without the annotation, alternating, PODSTART_PODS times each (default 20), one
-// at a time. Each time is taken from before `kubectl create` until `kubectl wait` (a watch)
-// returns, so kubectl's own overhead is in both and cancels in the difference of the medians.
-// `make bench-node` runs it (b.N is ignored: the sample count is fixed).
+// pod plain, with a do-nothing native sidecar (an init container with restartPolicy Always that
+// sleeps: what any native sidecar costs), and with the procview annotation, in rotating order,
+// PODSTART_PODS times each (default 20), one pod at a time. Each time is taken from before
+// `kubectl create` until `kubectl wait` (a watch) returns, so kubectl's own overhead is in all
+// and cancels in the differences of the medians. `make bench-node` runs it (b.N is ignored:
+// the sample count is fixed).
 func BenchmarkPodStart(b *testing.B) {
 	n := 20
 	if s := os.Getenv("PODSTART_PODS"); s != "" {
@@ -28,41 +31,45 @@ func BenchmarkPodStart(b *testing.B) {
 		n = v
 	}
 	ns := newNamespace(b, nil)
-	var plain, injectedTimes []time.Duration
+	kinds := []string{"plain", "sidecar", "injected"}
+	times := map[string][]time.Duration{}
 	for i := 0; i < n; i++ {
-		for _, inject := range []bool{i%2 == 0, i%2 != 0} { // alternate which goes first
-			d := startOnce(b, ns, fmt.Sprintf("start-%d-%v", i, inject), inject)
-			if inject {
-				injectedTimes = append(injectedTimes, d)
-			} else {
-				plain = append(plain, d)
-			}
+		for j := range kinds {
+			kind := kinds[(i+j)%len(kinds)] // rotate which goes first
+			times[kind] = append(times[kind], startOnce(b, ns, fmt.Sprintf("start-%d-%s", i, kind), kind))
 		}
 	}
-	mi, mp := median(injectedTimes), median(plain)
-	b.ReportMetric(mi.Seconds(), "injected-median-s")
-	b.ReportMetric(mp.Seconds(), "plain-median-s")
-	b.ReportMetric((mi - mp).Seconds(), "overhead-s")
-	fmt.Printf("podstart_pods=%d\npodstart_injected_median_ms=%d\npodstart_plain_median_ms=%d\npodstart_overhead_ms=%d\n",
-		n, mi.Milliseconds(), mp.Milliseconds(), (mi - mp).Milliseconds())
+	plain, sidecar, inj := median(times["plain"]), median(times["sidecar"]), median(times["injected"])
+	b.ReportMetric(inj.Seconds(), "injected-median-s")
+	b.ReportMetric(sidecar.Seconds(), "sidecar-median-s")
+	b.ReportMetric(plain.Seconds(), "plain-median-s")
+	b.ReportMetric((inj - plain).Seconds(), "overhead-s")
+	fmt.Printf("podstart_pods=%d\npodstart_plain_median_ms=%d\npodstart_noop_sidecar_median_ms=%d\npodstart_injected_median_ms=%d\n"+
+		"podstart_overhead_ms=%d\npodstart_overhead_vs_noop_sidecar_ms=%d\n",
+		n, plain.Milliseconds(), sidecar.Milliseconds(), inj.Milliseconds(), (inj - plain).Milliseconds(), (inj - sidecar).Milliseconds())
 }
 
-// startOnce creates the pod, waits until it is Ready, returns how long that took and deletes it.
-func startOnce(b *testing.B, ns, name string, inject bool) time.Duration {
+// startOnce creates a pod of the kind (plain, sidecar or injected), waits until it is Ready,
+// returns how long that took and deletes it.
+func startOnce(b *testing.B, ns, name, kind string) time.Duration {
 	b.Helper()
-	opts := []podOpt{}
-	if inject {
-		opts = append(opts, optIn)
+	p := newPod(name, []corev1.Container{appContainer("app", "128Mi", "250m")})
+	switch kind {
+	case "injected":
+		optIn(p)
+	case "sidecar":
+		c := appContainer("noop", "32Mi", "100m")
+		c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		p.Spec.InitContainers = []corev1.Container{c}
 	}
-	p := newPod(name, []corev1.Container{appContainer("app", "128Mi", "250m")}, opts...)
 	start := time.Now()
 	create(b, ns, p)
 	if r := kubectlStdin(nil, "wait", "pod", name, "-n", ns, "--for=condition=Ready", "--timeout=120s"); r.err != nil {
 		b.Fatal(r.err)
 	}
 	took := time.Since(start)
-	if got := getPod(b, ns, name); injected(got) != inject {
-		b.Fatalf("pod %s: injected %v, want %v", name, injected(got), inject)
+	if got := getPod(b, ns, name); injected(got) != (kind == "injected") {
+		b.Fatalf("pod %s: injected %v, want %v", name, injected(got), kind == "injected")
 	}
 	if r := kubectlStdin(nil, "delete", "pod", name, "-n", ns, "--wait=true", "--timeout=60s"); r.err != nil {
 		b.Fatal(r.err)
