@@ -141,8 +141,7 @@ func run(o options) (*result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := review(client, o.url, pod, o.namespace, i)
-			done := time.Now()
+			done, err := review(client, o.url, pod, o.namespace, i)
 			if i < warm {
 				return
 			}
@@ -170,8 +169,9 @@ func run(o options) (*result, error) {
 	return res, nil
 }
 
-// review sends request number i and checks the answer.
-func review(client *http.Client, url string, pod []byte, ns string, i int) error {
+// review sends request number i and checks the answer; done is when the answer had arrived
+// (before the client decodes it: that is the load generator's work, not the webhook's latency).
+func review(client *http.Client, url string, pod []byte, ns string, i int) (done time.Time, err error) {
 	uid := types.UID("webhookload-" + strconv.Itoa(i))
 	body, err := json.Marshal(admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
@@ -188,36 +188,37 @@ func review(client *http.Client, url string, pod []byte, ns string, i int) error
 		},
 	})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	done = time.Now()
 	if err != nil {
-		return fmt.Errorf("read response: %w", err)
+		return done, fmt.Errorf("read response: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
+		return done, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
 	}
 	var out admissionv1.AdmissionReview
 	if err := json.Unmarshal(b, &out); err != nil {
-		return fmt.Errorf("decode AdmissionReview: %w", err)
+		return done, fmt.Errorf("decode AdmissionReview: %w", err)
 	}
 	r := out.Response
 	switch {
 	case r == nil:
-		return errors.New("AdmissionReview without a response")
+		return done, errors.New("AdmissionReview without a response")
 	case r.UID != uid:
-		return fmt.Errorf("response UID %q, want %q", r.UID, uid)
+		return done, fmt.Errorf("response UID %q, want %q", r.UID, uid)
 	case !r.Allowed:
-		return fmt.Errorf("pod denied: %v", r.Result)
+		return done, fmt.Errorf("pod denied: %v", r.Result)
 	case len(r.Patch) == 0:
-		return fmt.Errorf("pod not injected (no patch), warnings %q", r.Warnings)
+		return done, fmt.Errorf("pod not injected (no patch), warnings %q", r.Warnings)
 	}
-	return nil
+	return done, nil
 }
 
 // authUser is who creates a Deployment's pods: the ReplicaSet controller.
