@@ -196,8 +196,7 @@ func (r *FS) cpuUsageV1(s *Snapshot, paths map[string]string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, p)
-	b, err := r.readCgroup(filepath.Join(dir, "cpuacct.stat"))
+	b, err := r.readCgroup(r.paths.join(root, p, "cpuacct.stat"))
 	if err != nil {
 		return err
 	}
@@ -210,7 +209,7 @@ func (r *FS) cpuUsageV1(s *Snapshot, paths map[string]string) error {
 		}
 	})
 	// usage_all gives per-CPU user/system time in ns (kernels >= 4.16); optional.
-	if b, err = r.readCgroup(filepath.Join(dir, "cpuacct.usage_all")); err == nil {
+	if b, err = r.readCgroup(r.paths.join(root, p, "cpuacct.usage_all")); err == nil {
 		s.CPU.PerCPU = parseUsageAll(b)
 	} else if !isNotExist(err) {
 		return err
@@ -240,7 +239,6 @@ func (r *FS) ioV1(s *Snapshot, paths map[string]string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, p)
 	devs := map[[2]uint32]*IODevice{}
 	dev := func(maj, min uint32) *IODevice {
 		k := [2]uint32{maj, min}
@@ -295,9 +293,9 @@ func (r *FS) ioV1(s *Snapshot, paths map[string]string) error {
 	}
 	for _, f := range files {
 		// Prefer the _recursive file: a container's I/O includes its children's.
-		b, err := r.readCgroup(filepath.Join(dir, f.name+"_recursive"))
+		b, err := r.readCgroup(r.paths.join(root, p, f.name+"_recursive"))
 		if isNotExist(err) {
-			b, err = r.readCgroup(filepath.Join(dir, f.name))
+			b, err = r.readCgroup(r.paths.join(root, p, f.name))
 		}
 		if isNotExist(err) && !f.required {
 			continue
