@@ -1,0 +1,138 @@
+package webhook
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// patchFor returns the JSON patch that turns pod in into out, built from the few places
+// inject.Inject changes: annotations added or replaced, shareProcessNamespace, volumes
+// appended, the sidecar put first among the init containers, volume mounts appended to
+// containers. Every operation is an "add" of something the injector made, so nothing of the
+// submitted pod is rewritten (a field this build's API types do not know survives).
+// ok is false when out differs from in anywhere else; the caller then diffs the documents.
+//
+// controller-runtime's defaulter marshals the mutated pod and diffs it with the submitted JSON
+// (both decoded into maps): most of an admission's CPU and allocation.
+func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
+	rest := out.DeepCopy() // out with each change this function patches undone: must equal in
+	add := func(path string, v any) { ops = append(ops, jsonpatch.NewOperation("add", path, v)) }
+
+	if !equalExcept(in.Annotations, out.Annotations, func(k string) {
+		if len(in.Annotations) > 0 {
+			add("/metadata/annotations/"+escape(k), out.Annotations[k])
+		}
+	}) {
+		return nil, false
+	}
+	if len(in.Annotations) == 0 && len(out.Annotations) > 0 {
+		add("/metadata/annotations", out.Annotations)
+	}
+	rest.Annotations = in.Annotations
+
+	if !reflect.DeepEqual(in.Spec.ShareProcessNamespace, out.Spec.ShareProcessNamespace) {
+		if out.Spec.ShareProcessNamespace == nil {
+			return nil, false
+		}
+		add("/spec/shareProcessNamespace", *out.Spec.ShareProcessNamespace)
+		rest.Spec.ShareProcessNamespace = in.Spec.ShareProcessNamespace
+	}
+
+	vols, ok := appended(in.Spec.Volumes, out.Spec.Volumes)
+	if !ok {
+		return nil, false
+	}
+	addAll("/spec/volumes", len(in.Spec.Volumes), vols, add)
+	rest.Spec.Volumes = in.Spec.Volumes
+
+	// The init containers' mounts are patched at their indices before the sidecar goes in
+	// front of them (a patch applies in order).
+	outInit, sidecar := out.Spec.InitContainers, (*corev1.Container)(nil)
+	if len(outInit) == len(in.Spec.InitContainers)+1 {
+		sidecar, outInit = &outInit[0], outInit[1:]
+	}
+	for _, list := range []struct {
+		path    string
+		in, out []corev1.Container
+	}{
+		{"/spec/initContainers/", in.Spec.InitContainers, outInit},
+		{"/spec/containers/", in.Spec.Containers, out.Spec.Containers},
+	} {
+		if len(list.in) != len(list.out) {
+			return nil, false
+		}
+		for i := range list.in {
+			mounts, ok := appended(list.in[i].VolumeMounts, list.out[i].VolumeMounts)
+			c := list.out[i] // the container as submitted, if the mounts were its only change
+			c.VolumeMounts = list.in[i].VolumeMounts
+			if !ok || !reflect.DeepEqual(c, list.in[i]) {
+				return nil, false
+			}
+			addAll(list.path+strconv.Itoa(i)+"/volumeMounts", len(list.in[i].VolumeMounts), mounts, add)
+		}
+	}
+	if sidecar != nil {
+		if len(in.Spec.InitContainers) == 0 {
+			add("/spec/initContainers", []corev1.Container{*sidecar})
+		} else {
+			add("/spec/initContainers/0", *sidecar)
+		}
+	}
+	// The containers' only changes were the appended mounts, checked above.
+	rest.Spec.InitContainers = in.Spec.InitContainers
+	rest.Spec.Containers = in.Spec.Containers
+	if !reflect.DeepEqual(rest, in) {
+		return nil, false
+	}
+	return ops, true
+}
+
+// appended returns what out has after in, if out starts with in.
+func appended[T any](in, out []T) ([]T, bool) {
+	if len(out) < len(in) || len(in) > 0 && !reflect.DeepEqual(in, out[:len(in)]) {
+		return nil, false
+	}
+	return out[len(in):], true
+}
+
+// addAll adds items at the end of the list at path, which has n items: the whole list when it
+// is empty (it may be absent from the submitted JSON), else one "-" append each.
+func addAll[T any](path string, n int, items []T, add func(string, any)) {
+	if len(items) == 0 {
+		return
+	}
+	if n == 0 {
+		add(path, items)
+		return
+	}
+	for _, it := range items {
+		add(path+"/-", it)
+	}
+}
+
+// equalExcept reports whether out has every key of in, and calls changed, in key order, for
+// each key that out adds or whose value differs; a key removed makes it false.
+func equalExcept(in, out map[string]string, changed func(k string)) bool {
+	for k := range in {
+		if _, ok := out[k]; !ok {
+			return false
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(out)) {
+		if old, ok := in[k]; !ok || old != out[k] {
+			changed(k)
+		}
+	}
+	return true
+}
+
+// escape makes k one JSON pointer token (RFC 6901).
+func escape(k string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+}

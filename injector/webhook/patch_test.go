@@ -1,0 +1,186 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/procview/procview/injector/inject"
+)
+
+// readPodCase reads one of the inject package's test pods: an optional Namespace document,
+// then the Pod.
+func readPodCase(t *testing.T, file string) (*corev1.Pod, inject.NamespaceInfo) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod *corev1.Pod
+	var ns inject.NamespaceInfo
+	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
+		var obj struct {
+			Kind     string
+			Metadata struct {
+				Name   string
+				Labels map[string]string
+			}
+		}
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		switch obj.Kind {
+		case "Namespace":
+			ns = inject.NamespaceInfo{Name: obj.Metadata.Name, Labels: obj.Metadata.Labels}
+		case "Pod":
+			pod = &corev1.Pod{}
+			if err := yaml.UnmarshalStrict(doc, pod); err != nil {
+				t.Fatalf("%s: pod: %v", file, err)
+			}
+		}
+	}
+	if pod == nil {
+		t.Fatalf("%s: no Pod", file)
+	}
+	return pod, ns
+}
+
+// applyPatch applies ops to the JSON document raw as the API server would.
+func applyPatch(t *testing.T, raw []byte, ops any) []byte {
+	t.Helper()
+	opsJSON, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := jsonpatchapply.DecodePatch(opsJSON)
+	if err != nil {
+		t.Fatalf("patch %s: %v", opsJSON, err)
+	}
+	out, err := p.Apply(raw)
+	if err != nil {
+		t.Fatalf("apply %s: %v", opsJSON, err)
+	}
+	return out
+}
+
+// Every injection of the inject package's test pods, as a patch applied to the submitted JSON,
+// gives exactly the injected pod.
+func TestPatchForGivesTheInjectedPod(t *testing.T) {
+	files, err := filepath.Glob("../inject/testdata/pods/*.yaml")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("test pods: %v, %d found", err, len(files))
+	}
+	cfg := inject.DefaultConfig()
+	patched := 0
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			in, ns := readPodCase(t, f)
+			res, _ := inject.Inject(in, ns, cfg)
+			ops, ok := patchFor(in, res.Pod)
+			if !ok {
+				t.Fatalf("patchFor does not know the injector's change")
+			}
+			if len(ops) > 0 {
+				patched++
+			}
+			raw, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got corev1.Pod
+			if err := json.Unmarshal(applyPatch(t, raw, ops), &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(res.Pod, &got); diff != "" {
+				t.Errorf("patched pod differs from the injected pod (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if patched < 5 {
+		t.Errorf("only %d test pods were changed by injection: the test proves little", patched)
+	}
+}
+
+// The patch only adds: a field of the submitted pod that this build's API types do not know
+// (a newer Kubernetes) is still there afterwards, in the pod and in its containers.
+func TestPatchForKeepsUnknownFields(t *testing.T) {
+	raw := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","annotations":{"procview.dev/inject":"true"}},
+		"spec":{"futurePodField":{"a":1},"volumes":[{"name":"data","emptyDir":{},"futureVolumeField":true}],
+		"initContainers":[{"name":"init","image":"busybox","futureContainerField":"x"}],
+		"containers":[{"name":"app","image":"busybox","futureContainerField":"y",
+			"volumeMounts":[{"name":"data","mountPath":"/data","futureMountField":2}]}]}}`)
+	var in corev1.Pod
+	if err := json.Unmarshal(raw, &in); err != nil {
+		t.Fatal(err)
+	}
+	res, err := inject.Inject(&in, inject.NamespaceInfo{Name: "default"}, inject.DefaultConfig())
+	if err != nil || res.Skip != inject.NotSkipped {
+		t.Fatalf("Inject: %v, skip %q", err, res.Skip)
+	}
+	ops, ok := patchFor(&in, res.Pod)
+	if !ok {
+		t.Fatal("patchFor does not know the injector's change")
+	}
+	var out map[string]any
+	if err := json.Unmarshal(applyPatch(t, raw, ops), &out); err != nil {
+		t.Fatal(err)
+	}
+	spec := out["spec"].(map[string]any)
+	initc := spec["initContainers"].([]any)
+	app := spec["containers"].([]any)[0].(map[string]any)
+	for what, v := range map[string]any{
+		"pod":            spec["futurePodField"],
+		"volume":         spec["volumes"].([]any)[0].(map[string]any)["futureVolumeField"],
+		"init container": initc[len(initc)-1].(map[string]any)["futureContainerField"],
+		"container":      app["futureContainerField"],
+		"mount":          app["volumeMounts"].([]any)[0].(map[string]any)["futureMountField"],
+	} {
+		if v == nil {
+			t.Errorf("the %s lost its unknown field", what)
+		}
+	}
+	if first := initc[0].(map[string]any)["name"]; first != inject.SidecarName {
+		t.Errorf("first init container is %v, want the sidecar %q", first, inject.SidecarName)
+	}
+}
+
+// A change patchFor does not know is left to the diff.
+func TestPatchForRefusesOtherChanges(t *testing.T) {
+	in := &corev1.Pod{Spec: corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "init", Image: "a"}},
+		Containers:     []corev1.Container{{Name: "app", Image: "a", VolumeMounts: []corev1.VolumeMount{{Name: "v", MountPath: "/v"}}}},
+		Volumes:        []corev1.Volume{{Name: "v"}},
+		// Set (to false), so that clearing it is a change patchFor does not make.
+		ShareProcessNamespace: new(bool),
+	}}
+	in.Annotations = map[string]string{"keep": "x"}
+	for name, change := range map[string]func(p *corev1.Pod){
+		"label added":        func(p *corev1.Pod) { p.Labels = map[string]string{"a": "b"} },
+		"annotation removed": func(p *corev1.Pod) { delete(p.Annotations, "keep") },
+		"image changed":      func(p *corev1.Pod) { p.Spec.Containers[0].Image = "b" },
+		"mount replaced":     func(p *corev1.Pod) { p.Spec.Containers[0].VolumeMounts[0].MountPath = "/w" },
+		"volume removed":     func(p *corev1.Pod) { p.Spec.Volumes = nil },
+		"container appended": func(p *corev1.Pod) { p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "b"}) },
+		"init container appended": func(p *corev1.Pod) {
+			p.Spec.InitContainers = append(p.Spec.InitContainers, corev1.Container{Name: "b"})
+		},
+		"init container changed":   func(p *corev1.Pod) { p.Spec.InitContainers[0].Image = "b" },
+		"share process ns cleared": func(p *corev1.Pod) { p.Spec.ShareProcessNamespace = nil },
+	} {
+		out := in.DeepCopy()
+		change(out)
+		if _, ok := patchFor(in, out); ok {
+			t.Errorf("%s: patchFor made a patch, want the fallback", name)
+		}
+	}
+	if ops, ok := patchFor(in, in.DeepCopy()); !ok || len(ops) != 0 {
+		t.Errorf("unchanged pod: patch %v, %v; want an empty patch", ops, ok)
+	}
+}
