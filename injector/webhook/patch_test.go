@@ -184,3 +184,45 @@ func TestPatchForRefusesOtherChanges(t *testing.T) {
 		t.Errorf("unchanged pod: patch %v, %v; want an empty patch", ops, ok)
 	}
 }
+
+// FuzzPatchFor feeds arbitrary pods (JSON, as submitted) to the injector: whenever patchFor makes
+// a patch, applying it to the submitted JSON must give exactly the injected pod.
+func FuzzPatchFor(f *testing.F) {
+	files, _ := filepath.Glob("../inject/testdata/pods/*.yaml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		docs := bytes.Split(data, []byte("\n---\n"))
+		if j, err := yaml.YAMLToJSON(docs[len(docs)-1]); err == nil {
+			f.Add(j, false)
+			f.Add(j, true)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, nsEnabled bool) {
+		var in corev1.Pod
+		if err := json.Unmarshal(raw, &in); err != nil || in.Kind != "Pod" {
+			return
+		}
+		ns := inject.NamespaceInfo{Name: "fuzz", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}
+		if nsEnabled {
+			ns.Labels[inject.LabelInject] = inject.LabelInjectEnabled
+		}
+		res, err := inject.Inject(&in, ns, inject.DefaultConfig())
+		if err != nil {
+			return
+		}
+		ops, ok := patchFor(&in, res.Pod)
+		if !ok {
+			t.Fatalf("patchFor does not know the injector's change of %s", raw)
+		}
+		var got corev1.Pod
+		if err := json.Unmarshal(applyPatch(t, raw, ops), &got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(res.Pod, &got); diff != "" {
+			t.Errorf("patched pod differs from the injected pod (-want +got):\n%s", diff)
+		}
+	})
+}
