@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 	case cmd == "probe":
 		err = probeWait(cfg, wait)
 	case cmd == "serve" && cfg.Supervise:
-		return supervise(rest, stderr, log)
+		return supervise(cfg.MountPoint, rest, stderr, log)
 	case cmd == "worker":
 		err = serve(cfg, log, workerReady(log))
 	default:

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,10 +29,15 @@ const (
 	readyFDEnv = "PROCVIEW_WORKER_READY_FD"
 )
 
-func supervise(args []string, stderr io.Writer, log logr.Logger) int {
+func supervise(mountPoint string, args []string, stderr io.Writer, log logr.Logger) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1) // it only waits
 	}
+	// Whatever ends us, the mount point is left without a dead server's mount on it: the kubelet
+	// cannot remove the pod's volume past one ("transport endpoint is not connected"), and a pod
+	// being deleted would stay Terminating.
+	defer detachDead(mountPoint, log)
+	workerOOMScore := protectFromOOMKiller(log)
 	// Workers get SIGKILL when the thread that started them ends (Pdeathsig): keep this
 	// goroutine, which starts them all, on one thread that lives as long as we do.
 	runtime.LockOSThread()
@@ -39,7 +45,7 @@ func supervise(args []string, stderr io.Writer, log logr.Logger) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	var restarts []time.Time
 	for {
-		w, err := startWorker(args)
+		w, err := startWorker(args, workerOOMScore)
 		if err != nil {
 			fmt.Fprintf(stderr, "procview-sidecar serve: %v\n", err)
 			return 1
@@ -87,9 +93,9 @@ func (w *worker) served() bool {
 	return w.ready
 }
 
-// startWorker runs `procview-sidecar worker ARGS` with our environment and output; the worker
-// writes one byte to its ready pipe once it serves.
-func startWorker(args []string) (*worker, error) {
+// startWorker runs `procview-sidecar worker ARGS` with our environment and output, at OOM score
+// adjustment oomScore (empty: ours); the worker writes one byte to its ready pipe once it serves.
+func startWorker(args []string, oomScore string) (*worker, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
@@ -109,6 +115,10 @@ func startWorker(args []string) (*worker, error) {
 		r.Close()
 		return nil, fmt.Errorf("start the server: %w", err)
 	}
+	if oomScore != "" {
+		// Until this write the worker has our protection; it is still starting, using little.
+		os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", cmd.Process.Pid), []byte(oomScore), 0)
+	}
 	w := &worker{cmd: cmd, started: time.Now(), readEnd: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
 		n, _ := r.Read(make([]byte, 1))
@@ -121,6 +131,38 @@ func startWorker(args []string) (*worker, error) {
 		close(w.exited)
 	}()
 	return w, nil
+}
+
+// protectFromOOMKiller makes the kernel's OOM killer pass over this process, and returns the
+// score adjustment it had (which the kubelet set for the pod's QoS class) for the workers.
+// In the sidecar's memory cgroup the worker is then the victim, and is replaced; a killed
+// supervisor would take its worker with it and leave a dead mount. Without the privilege to
+// lower a score (CAP_SYS_RESOURCE; the injected sidecar has it) everything stays as it was.
+func protectFromOOMKiller(log logr.Logger) string {
+	const self = "/proc/self/oom_score_adj"
+	old, err := os.ReadFile(self)
+	if err != nil {
+		return ""
+	}
+	if err := os.WriteFile(self, []byte("-1000"), 0); err != nil {
+		log.V(1).Info("cannot protect the supervisor from the OOM killer", "error", err.Error())
+		return ""
+	}
+	return strings.TrimSpace(string(old))
+}
+
+// detachDead detaches what dead servers left mounted at dir (called when no worker runs).
+func detachDead(dir string, log logr.Logger) {
+	for i := 0; i < 8; i++ { // stacked mounts of several dead workers
+		if stale, err := staleMount(dir); err != nil || !stale {
+			return
+		}
+		log.Info("detaching a dead server's mount before exiting", "mountpoint", dir)
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			log.Error(err, "detaching a dead server's mount", "mountpoint", dir)
+			return
+		}
+	}
 }
 
 // workerReady returns what a worker calls once it serves: it tells the supervisor, if any.

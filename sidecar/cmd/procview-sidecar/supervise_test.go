@@ -99,6 +99,14 @@ func TestSupervisorGivesUpOnARestartLoop(t *testing.T) {
 		if !strings.Contains(s.log.String(), "the server died too often") {
 			t.Errorf("log does not say why:\n%s", s.log)
 		}
+		// The last worker died with its mount in place: the supervisor detaches it, so that
+		// the kubelet can remove the volume of a pod being deleted.
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), " "+s.dir+" ") {
+			t.Errorf("the dead server's mount is still at %s after the supervisor exited\n%s", s.dir, s.log)
+		}
+		if err := os.Remove(s.dir); err != nil {
+			t.Errorf("the mount point cannot be removed: %v", err)
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("supervisor still running after %d quick deaths\n%s", restartBudget+1, s.log)
 	}
@@ -120,4 +128,52 @@ func TestWorkerDiesWithSupervisor(t *testing.T) {
 			t.Fatalf("worker %d outlived its supervisor", w)
 		}
 	}
+}
+
+// The OOM killer passes over the supervisor (a killed supervisor would take its worker along and
+// leave a dead mount), and the worker keeps the score the kubelet gave the container, so in the
+// sidecar's memory cgroup the worker is the victim and is replaced. Lowering a score takes
+// CAP_SYS_RESOURCE, which privileged containers usually have; where it is missing (these
+// machines' root lacks it) both keep the container's score.
+func TestSupervisorIsNotTheOOMVictim(t *testing.T) {
+	needRoot(t)
+	s := startServer(t, "", []string{"sh", "-c", `echo 500 >/proc/self/oom_score_adj && exec "$@"`, "sh"})
+	score := func(pid int) string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	want := "-1000"
+	if !haveCapSysResource(t) {
+		want = "500"
+		t.Log("no CAP_SYS_RESOURCE here: checking that the supervisor keeps the container's score")
+	}
+	if got := score(s.cmd.Process.Pid); got != want {
+		t.Errorf("supervisor's oom_score_adj = %s, want %s", got, want)
+	}
+	if got := score(workerOf(t, s.cmd.Process.Pid)); got != "500" {
+		t.Errorf("worker's oom_score_adj = %s, want the container's 500", got)
+	}
+}
+
+// haveCapSysResource reports whether this process's effective capabilities include
+// CAP_SYS_RESOURCE (24).
+func haveCapSysResource(t *testing.T) bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return caps&(1<<24) != 0
+		}
+	}
+	t.Fatal("no CapEff in /proc/self/status")
+	return false
 }
