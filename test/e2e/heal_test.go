@@ -245,20 +245,28 @@ func sidecarProcess(t *testing.T, uid string) (int, string) {
 	return 0, ""
 }
 
-// oomHog allocates (and touches) 64 KiB at a time until the process it is told to watch is
-// gone: the limit is reached and the kernel's OOM killer kills the server (oomKill makes it the
-// preferred victim). Small steps, so the hog stops before it needs more than the server freed
-// (or the OOM killer would take the next sidecar process). It is exec'd after joining the
-// cgroup (oomJoin), so all its memory counts there.
+// oomHog allocates (and touches) 64 KiB at a time until the kernel has OOM-killed something in
+// the cgroup (the oom_kill count of memory.oom_control grows; oomKill makes the server the
+// preferred victim): it stops right there, before it needs more than the server freed, or the
+// OOM killer would take the next sidecar process. (Waiting for the server's /proc entry to go
+// is too late: it stays while the supervisor has not reaped it.) It is exec'd after joining
+// the cgroup (oomJoin), so all its memory counts there.
 const oomJoin = `echo $$ >"$1/cgroup.procs" && exec python3 -c "$2" "$1" "$3"`
 
 const oomHog = `
 import os, sys
 memcg, victim = sys.argv[1], sys.argv[2]
+def kills():
+    for line in open(os.path.join(memcg, "memory.oom_control")):
+        k, v = line.split()
+        if k == "oom_kill":
+            return int(v)
+    sys.exit("no oom_kill count in memory.oom_control")
 limit = int(open(os.path.join(memcg, "memory.limit_in_bytes")).read())
+before = kills()
 hog = []
 for _ in range(limit // (64 << 10) + 1024):
-    if not os.path.exists("/proc/" + victim):
+    if kills() > before or not os.path.exists("/proc/" + victim):
         break
     hog.append(b"\x01" * (64 << 10))
 print("allocated", len(hog) * 64 // 1024, "MiB", flush=True)
@@ -278,8 +286,14 @@ func oomKill(t *testing.T, pid int, memcg string) {
 	if err != nil {
 		t.Fatalf("OOM hog in %s: %v\n%s", memcg, err, out)
 	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-		t.Fatalf("the sidecar (pid %d) survived the hog filling %s", pid, memcg)
+	// The killed server's /proc entry goes when the supervisor reaps it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sidecar's server (pid %d) survived the hog filling %s: %s", pid, memcg, out)
+		}
 	}
 	t.Logf("the server was killed while a hog filled its memory cgroup %s (hog: %s)", memcg, strings.TrimSpace(string(out)))
 }
