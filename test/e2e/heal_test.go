@@ -247,10 +247,10 @@ func sidecarProcess(t *testing.T, uid string) (int, string) {
 
 // oomHog allocates (and touches) 64 KiB at a time until the kernel has OOM-killed something in
 // the cgroup (the oom_kill count of memory.oom_control grows; oomKill makes the server the
-// preferred victim): it stops right there, before it needs more than the server freed, or the
-// OOM killer would take the next sidecar process. (Waiting for the server's /proc entry to go
-// is too late: it stays while the supervisor has not reaped it.) It is exec'd after joining
-// the cgroup (oomJoin), so all its memory counts there.
+// preferred victim): it stops right there and exits at once, before the supervisor's new
+// server needs memory, or the OOM killer would take the next sidecar process. (Waiting for the
+// server's /proc entry to go is too late: it stays until the supervisor has reaped it.) It is
+// exec'd after joining the cgroup (oomJoin), so all its memory counts there.
 const oomJoin = `echo $$ >"$1/cgroup.procs" && exec python3 -c "$2" "$1" "$3"`
 
 const oomHog = `
@@ -270,6 +270,7 @@ for _ in range(limit // (64 << 10) + 1024):
         break
     hog.append(b"\x01" * (64 << 10))
 print("allocated", len(hog) * 64 // 1024, "MiB", flush=True)
+os._exit(0)  # give the memory back at once: an orderly exit frees it object by object
 `
 
 // oomKill has the kernel OOM-kill pid in memcg.
