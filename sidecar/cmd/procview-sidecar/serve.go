@@ -178,18 +178,8 @@ func prepareMountPoint(dir string, log logr.Logger) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTCONN) && !errors.Is(err, unix.ECONNABORTED) {
 		return fmt.Errorf("mount point %s: %w", dir, err)
 	}
-	for i := 0; i < 8; i++ { // stacked mounts from several dead instances
-		stale, err := staleMount(dir)
-		if err != nil {
-			return err
-		}
-		if !stale {
-			break
-		}
-		log.Info("detaching a previous instance's mount", "mountpoint", dir)
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("detach stale mount at %s: %w", dir, err)
-		}
+	if err := detachStale(dir, log, "detaching a previous instance's mount"); err != nil {
+		return err
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -197,6 +187,22 @@ func prepareMountPoint(dir string, log logr.Logger) error {
 	}
 	if len(entries) > 0 {
 		return fmt.Errorf("mount point %s is not empty (%d entries, e.g. %q)", dir, len(entries), entries[0].Name())
+	}
+	return nil
+}
+
+// detachStale detaches, logging msg, each stale mount at dir (see staleMount): the mounts of
+// dead servers, stacked when several died.
+func detachStale(dir string, log logr.Logger, msg string) error {
+	for i := 0; i < 8; i++ {
+		stale, err := staleMount(dir)
+		if err != nil || !stale {
+			return err
+		}
+		log.Info(msg, "mountpoint", dir)
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach stale mount at %s: %w", dir, err)
+		}
 	}
 	return nil
 }

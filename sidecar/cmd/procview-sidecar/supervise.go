@@ -36,7 +36,14 @@ func supervise(mountPoint string, args []string, stderr io.Writer, log logr.Logg
 	// Whatever ends us, the mount point is left without a dead server's mount on it: the kubelet
 	// cannot remove the pod's volume past one ("transport endpoint is not connected"), and a pod
 	// being deleted would stay Terminating.
-	defer detachDead(mountPoint, log)
+	defer func() {
+		if _, err := os.Lstat(mountPoint); errors.Is(err, os.ErrNotExist) {
+			return // never mounted: the worker said why
+		}
+		if err := detachStale(mountPoint, log, "detaching a dead server's mount before exiting"); err != nil {
+			log.Error(err, "leaving a dead server's mount behind")
+		}
+	}()
 	workerOOMScore := protectFromOOMKiller(log)
 	// Workers get SIGKILL when the thread that started them ends (Pdeathsig): keep this
 	// goroutine, which starts them all, on one thread that lives as long as we do.
@@ -137,7 +144,8 @@ func startWorker(args []string, oomScore string) (*worker, error) {
 // score adjustment it had (which the kubelet set for the pod's QoS class) for the workers.
 // In the sidecar's memory cgroup the worker is then the victim, and is replaced; a killed
 // supervisor would take its worker with it and leave a dead mount. Without the privilege to
-// lower a score (CAP_SYS_RESOURCE; the injected sidecar has it) everything stays as it was.
+// lower a score (CAP_SYS_RESOURCE, which privileged containers usually have, though not on every
+// node) everything stays as it was.
 func protectFromOOMKiller(log logr.Logger) string {
 	const self = "/proc/self/oom_score_adj"
 	old, err := os.ReadFile(self)
@@ -149,20 +157,6 @@ func protectFromOOMKiller(log logr.Logger) string {
 		return ""
 	}
 	return strings.TrimSpace(string(old))
-}
-
-// detachDead detaches what dead servers left mounted at dir (called when no worker runs).
-func detachDead(dir string, log logr.Logger) {
-	for i := 0; i < 8; i++ { // stacked mounts of several dead workers
-		if stale, err := staleMount(dir); err != nil || !stale {
-			return
-		}
-		log.Info("detaching a dead server's mount before exiting", "mountpoint", dir)
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			log.Error(err, "detaching a dead server's mount", "mountpoint", dir)
-			return
-		}
-	}
 }
 
 // workerReady returns what a worker calls once it serves: it tells the supervisor, if any.
