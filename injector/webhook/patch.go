@@ -21,7 +21,9 @@ import (
 // controller-runtime's defaulter marshals the mutated pod and diffs it with the submitted JSON
 // (both decoded into maps): most of an admission's CPU and allocation.
 func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
-	rest := out.DeepCopy() // out with each change this function patches undone: must equal in
+	// out with each change this function patches undone, field by field (a shallow copy: no
+	// field of out is modified): it must equal in.
+	rest := *out
 	add := func(path string, v any) { ops = append(ops, jsonpatch.NewOperation("add", path, v)) }
 
 	if !equalExcept(in.Annotations, out.Annotations, func(k string) {
@@ -87,7 +89,7 @@ func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	// The containers' only changes were the appended mounts, checked above.
 	rest.Spec.InitContainers = in.Spec.InitContainers
 	rest.Spec.Containers = in.Spec.Containers
-	if !reflect.DeepEqual(rest, in) {
+	if !reflect.DeepEqual(&rest, in) {
 		return nil, false
 	}
 	return ops, true
