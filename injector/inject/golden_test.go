@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	goldenfile "github.com/procview/procview/internal/golden"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/procview/procview/injector/internal/testpods"
+	goldenfile "github.com/procview/procview/internal/golden"
 )
 
 // testConfig is the configuration of every golden: the defaults with a fixed version.
@@ -26,37 +27,8 @@ func testConfig() Config {
 // injector sees), then the Pod.
 func readCase(t testing.TB, file string) (*corev1.Pod, NamespaceInfo) {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pod *corev1.Pod
-	var ns NamespaceInfo
-	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
-		var meta struct{ Kind string }
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		switch meta.Kind {
-		case "Namespace":
-			var n corev1.Namespace
-			if err := yaml.UnmarshalStrict(doc, &n); err != nil {
-				t.Fatalf("%s: namespace: %v", file, err)
-			}
-			ns = NamespaceInfo{Name: n.Name, Labels: n.Labels}
-		case "Pod":
-			pod = &corev1.Pod{}
-			if err := yaml.UnmarshalStrict(doc, pod); err != nil {
-				t.Fatalf("%s: pod: %v", file, err)
-			}
-		default:
-			t.Fatalf("%s: unexpected kind %q", file, meta.Kind)
-		}
-	}
-	if pod == nil {
-		t.Fatalf("%s: no Pod", file)
-	}
-	return pod, ns
+	pod, name, labels := testpods.Read(t, file)
+	return pod, NamespaceInfo{Name: name, Labels: labels}
 }
 
 // render writes the outcome as the golden file holds it: comments with the skip reason,

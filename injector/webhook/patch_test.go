@@ -1,56 +1,17 @@
 package webhook
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/procview/procview/injector/inject"
+	"github.com/procview/procview/injector/internal/testpods"
 )
-
-// readPodCase reads one of the inject package's test pods: an optional Namespace document,
-// then the Pod.
-func readPodCase(t *testing.T, file string) (*corev1.Pod, inject.NamespaceInfo) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pod *corev1.Pod
-	var ns inject.NamespaceInfo
-	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
-		var obj struct {
-			Kind     string
-			Metadata struct {
-				Name   string
-				Labels map[string]string
-			}
-		}
-		if err := yaml.Unmarshal(doc, &obj); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		switch obj.Kind {
-		case "Namespace":
-			ns = inject.NamespaceInfo{Name: obj.Metadata.Name, Labels: obj.Metadata.Labels}
-		case "Pod":
-			pod = &corev1.Pod{}
-			if err := yaml.UnmarshalStrict(doc, pod); err != nil {
-				t.Fatalf("%s: pod: %v", file, err)
-			}
-		}
-	}
-	if pod == nil {
-		t.Fatalf("%s: no Pod", file)
-	}
-	return pod, ns
-}
 
 // applyPatch applies ops to the JSON document raw as the API server would.
 func applyPatch(t *testing.T, raw []byte, ops any) []byte {
@@ -81,7 +42,8 @@ func TestPatchForGivesTheInjectedPod(t *testing.T) {
 	patched := 0
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			in, ns := readPodCase(t, f)
+			in, name, labels := testpods.Read(t, f)
+			ns := inject.NamespaceInfo{Name: name, Labels: labels}
 			res, _ := inject.Inject(in, ns, cfg)
 			ops, ok := patchFor(in, res.Pod)
 			if !ok {
@@ -190,15 +152,13 @@ func TestPatchForRefusesOtherChanges(t *testing.T) {
 func FuzzPatchFor(f *testing.F) {
 	files, _ := filepath.Glob("../inject/testdata/pods/*.yaml")
 	for _, file := range files {
-		data, err := os.ReadFile(file)
+		pod, _, _ := testpods.Read(f, file)
+		j, err := json.Marshal(pod)
 		if err != nil {
 			f.Fatal(err)
 		}
-		docs := bytes.Split(data, []byte("\n---\n"))
-		if j, err := yaml.YAMLToJSON(docs[len(docs)-1]); err == nil {
-			f.Add(j, false)
-			f.Add(j, true)
-		}
+		f.Add(j, false)
+		f.Add(j, true)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, nsEnabled bool) {
 		var in corev1.Pod
