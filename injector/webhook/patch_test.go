@@ -7,16 +7,18 @@ import (
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
+	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/testpods"
 )
 
-// applyPatch applies ops to the JSON document raw as the API server would.
-func applyPatch(t *testing.T, raw []byte, ops any) []byte {
+// applyPatch encodes ops as the webhook does and applies them to the JSON document raw as
+// the API server would.
+func applyPatch(t *testing.T, raw []byte, ops []jsonpatch.Operation) []byte {
 	t.Helper()
-	opsJSON, err := json.Marshal(ops)
+	opsJSON, err := marshalPatch(ops)
 	if err != nil {
 		t.Fatal(err)
 	}

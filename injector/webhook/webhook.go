@@ -136,7 +136,9 @@ func (i *Injector) handle(ctx context.Context, decoder admission.Decoder, diffin
 	if err := decoder.Decode(req, pod); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	submitted := pod.DeepCopy()
+	// Default replaces *pod with inject.Inject's result, a deep copy: Inject never modifies its
+	// input (its fuzz test checks), so a shallow copy keeps the submitted pod intact.
+	submitted := *pod
 	if err := i.Default(admission.NewContextWithRequest(ctx, req), pod); err != nil {
 		var apiStatus apierrors.APIStatus
 		if errors.As(err, &apiStatus) {
@@ -144,7 +146,7 @@ func (i *Injector) handle(ctx context.Context, decoder admission.Decoder, diffin
 		}
 		return admission.Denied(err.Error())
 	}
-	ops, ok := patchFor(submitted, pod)
+	ops, ok := patchFor(&submitted, pod)
 	if !ok {
 		if out, _ := ctx.Value(outcomeKey{}).(*outcome); out != nil {
 			out.mu.Lock()
@@ -157,7 +159,13 @@ func (i *Injector) handle(ctx context.Context, decoder admission.Decoder, diffin
 	if len(ops) == 0 {
 		return admission.Allowed("")
 	}
-	return admission.Patched("", ops...)
+	patch, err := marshalPatch(ops)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode the patch: %w", err))
+	}
+	resp := admission.Allowed("")
+	resp.Patch, resp.PatchType = patch, ptr.To(admissionv1.PatchTypeJSONPatch)
+	return resp
 }
 
 // Default injects procview into the pod if it asks for it and can take it.

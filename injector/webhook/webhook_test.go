@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,12 +113,21 @@ func TestHandle(t *testing.T) {
 			if resp.Allowed != tc.allowed {
 				t.Fatalf("allowed %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
 			}
-			if got := len(resp.Patches) > 0; got != tc.patched {
-				t.Errorf("patched %v, want %v: %v", got, tc.patched, resp.Patches)
+			var patch []jsonpatch.Operation
+			if len(resp.Patch) > 0 {
+				if err := json.Unmarshal(resp.Patch, &patch); err != nil {
+					t.Fatalf("patch %s: %v", resp.Patch, err)
+				}
+				if resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
+					t.Errorf("patch type %v, want JSONPatch", resp.PatchType)
+				}
+			}
+			if got := len(patch) > 0; got != tc.patched {
+				t.Errorf("patched %v, want %v: %s", got, tc.patched, resp.Patch)
 			}
 			if tc.patched {
 				var paths []string
-				for _, p := range resp.Patches {
+				for _, p := range patch {
 					paths = append(paths, p.Operation+" "+p.Path)
 				}
 				joined := strings.Join(paths, "\n")
