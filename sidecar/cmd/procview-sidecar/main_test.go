@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +17,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"text/tabwriter"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/procview/procview/sidecar/config"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
@@ -293,6 +298,27 @@ func TestClearErrors(t *testing.T) {
 				t.Errorf("output %q, want one line containing %q", out, tt.want)
 			}
 		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite settings.txt")
+
+// The settings table in --help is envconfig's, for the current config.Serve.
+func TestSettingsTableIsCurrent(t *testing.T) {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0) // align envconfig's tab-separated table
+	if err := envconfig.Usagef(config.Prefix, &config.Serve{}, tw, envconfig.DefaultTableFormat); err != nil {
+		t.Fatal(err)
+	}
+	tw.Flush()
+	if *update { // the binary embeds the old file until it is built again
+		if err := os.WriteFile("settings.txt", b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if d := cmp.Diff(b.String(), settingsTable); d != "" {
+		t.Errorf("settings.txt is not envconfig's table for config.Serve (go test -run SettingsTable -update rewrites it; -want +got):\n%s", d)
 	}
 }
 
