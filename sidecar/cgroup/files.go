@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,7 +17,14 @@ import (
 // (a new cgroup of the same name), and an error from that open is the caller's error.
 // Files unused for idleAfter are closed, so removed cgroups are not pinned for long, and at
 // most maxOpen files are kept: beyond that, reads fall back to open/read/close.
+//
+// The same holds for /proc/<pid>/cgroup: an open file belongs to that process, not to its
+// number, and reads ESRCH once it has been reaped; the path is then opened again, for whichever
+// process has the number now.
 type openFiles struct {
+	max  int           // files kept open at most; 0 = maxOpen
+	idle time.Duration // unused this long, a file is closed; 0 = idleAfter
+
 	mu        sync.Mutex
 	files     map[string]*openFile
 	lastSweep time.Time
@@ -64,8 +72,8 @@ func (c *openFiles) with(p string, fn func(b []byte) error) error {
 			defer scratch.Put(bp)
 			return fn(*bp)
 		}
-		if attempt == 0 && errors.Is(err, syscall.ENODEV) {
-			continue // the cgroup was removed: open the path again, maybe a new cgroup
+		if attempt == 0 && (errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.ESRCH)) {
+			continue // the cgroup was removed or the process reaped: open the path again
 		}
 		return fmt.Errorf("read %s: %w", p, err)
 	}
@@ -76,7 +84,7 @@ func (c *openFiles) acquire(p string) (*openFile, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	if now.Sub(c.lastSweep) > idleAfter {
+	if now.Sub(c.lastSweep) > c.idleTime() {
 		c.sweep(now)
 	}
 	if f, ok := c.files[p]; ok {
@@ -84,7 +92,7 @@ func (c *openFiles) acquire(p string) (*openFile, error) {
 		f.used = now
 		return f, nil
 	}
-	if len(c.files) >= maxOpen {
+	if len(c.files) >= cmp.Or(c.max, maxOpen) {
 		return nil, nil
 	}
 	fd, err := openRetry(p)
@@ -119,7 +127,7 @@ func (c *openFiles) release(p string, f *openFile, failed bool) {
 func (c *openFiles) sweep(now time.Time) {
 	c.lastSweep = now
 	for p, f := range c.files {
-		if now.Sub(f.used) > idleAfter {
+		if now.Sub(f.used) > c.idleTime() {
 			delete(c.files, p)
 			f.stale = true
 			if f.users == 0 {
@@ -128,6 +136,8 @@ func (c *openFiles) sweep(now time.Time) {
 		}
 	}
 }
+
+func (c *openFiles) idleTime() time.Duration { return cmp.Or(c.idle, idleAfter) }
 
 // preadPooled reads fd from offset 0 to EOF into a buffer from scratch, which the caller puts back.
 func preadPooled(fd int) (*[]byte, error) {

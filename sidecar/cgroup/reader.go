@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // We read the controller files ourselves rather than through containerd/cgroups: its
@@ -34,6 +35,7 @@ type FS struct {
 	version int
 	v1Dirs  map[string]string // v1 controller -> its hierarchy's directory (Root/name)
 	files   openFiles         // cgroup files kept open for re-reading
+	procs   openFiles         // /proc/<pid>/cgroup of recent readers, kept open likewise
 	paths   joinedPaths       // file paths a render reads, joined once
 
 	parsedMu sync.Mutex
@@ -48,7 +50,9 @@ func New(opts Options) (*FS, error) {
 		opts.ProcRoot = "/proc"
 	}
 	opts.Scope = path.Clean("/" + opts.Scope)
-	r := &FS{opts: opts}
+	// A reader that polls (top, an agent) reuses its file; one-shot readers (free, cat) come
+	// and go, so fewer are kept, and not for long.
+	r := &FS{opts: opts, procs: openFiles{max: 64, idle: 10 * time.Second}}
 	if _, err := os.Stat(filepath.Join(opts.Root, "cgroup.controllers")); err == nil {
 		r.version = 2
 		return r, nil
@@ -77,6 +81,7 @@ func New(opts Options) (*FS, error) {
 // one made per request or per test should. The reader stays usable (files are opened again).
 func (r *FS) Close() error {
 	r.files.close()
+	r.procs.close()
 	return nil
 }
 
@@ -103,21 +108,29 @@ func (r *FS) procCgroups(pid int) (pidCgroups, error) {
 		return pidCgroups{}, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
 	p := filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "cgroup")
-	bp, err := readPooled(p)
+	var pc pidCgroups
+	var parseErr error
+	err := r.procs.with(p, func(b []byte) error {
+		pc, parseErr = r.parsedProcCgroups(p, b)
+		return nil
+	})
 	if err != nil {
 		return pidCgroups{}, fmt.Errorf("%w: %w", ErrNoProcess, err)
 	}
-	defer scratch.Put(bp)
-	b := *bp
-	// Every process of a container has the same file: parse each distinct content once.
-	// The key is the file's bytes, so this is exactly as fresh as parsing it every time.
+	return pc, parseErr
+}
+
+// parsedProcCgroups parses /proc/<pid>/cgroup content b. Every process of a container has the
+// same file: each distinct content is parsed once. The key is the file's bytes, so this is
+// exactly as fresh as parsing it every time.
+func (r *FS) parsedProcCgroups(p string, b []byte) (pidCgroups, error) {
 	r.parsedMu.Lock()
 	pc, ok := r.parsed[string(b)]
 	r.parsedMu.Unlock()
 	if ok {
 		return pc, nil
 	}
-	pc, err = r.parseProcCgroups(p, b)
+	pc, err := r.parseProcCgroups(p, b)
 	if err != nil {
 		return pidCgroups{}, err
 	}

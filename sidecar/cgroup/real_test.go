@@ -146,3 +146,46 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// /proc/<pid>/cgroup is kept open between reads: a process moved to another cgroup is seen in
+// its new one at the next read, and a reaped process's number reads ErrNoProcess, not the
+// cgroup it had.
+func TestKeptProcFileFollowsTheProcess(t *testing.T) {
+	first := testcgroup.New(t, "move-a", testcgroup.Limits{MemoryBytes: 128 << 20})
+	second := testcgroup.New(t, "move-b", testcgroup.Limits{MemoryBytes: 192 << 20})
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	pid := sleep.Process.Pid
+	if err := first.AddPID(pid); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{Root: testcgroup.Root, ProcRoot: "/proc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	limit := map[*testcgroup.Cgroup]uint64{first: 128 << 20, second: 192 << 20}
+	for _, cg := range []*testcgroup.Cgroup{first, second, first} {
+		if err := cg.AddPID(pid); err != nil {
+			t.Fatal(err)
+		}
+		s, err := r.Read(pid, NeedMemory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Path != cg.Path() || s.Memory.Limit != limit[cg] {
+			t.Errorf("after moving to %s: path %q, limit %d", cg.Path(), s.Path, s.Memory.Limit)
+		}
+	}
+	if n := len(r.procs.files); n != 1 {
+		t.Errorf("%d /proc files kept open, want 1 (the process's)", n)
+	}
+	sleep.Process.Kill()
+	sleep.Wait()
+	if _, err := r.Read(pid, NeedMemory); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("Read of a reaped process: %v, want ErrNoProcess", err)
+	}
+}
