@@ -3,6 +3,7 @@ package fusefs
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
+	"github.com/go-logr/logr/funcr"
 
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
@@ -27,9 +28,21 @@ func mountView(t *testing.T, reader cgroup.Reader, files []render.File) string {
 		t.Skip("needs root and /dev/fuse")
 	}
 	dir := t.TempDir()
+	// The server logs to t until the test is over, then nowhere: a lazily detached mount (one a
+	// concurrent `unshare -m` copied) keeps its server running, and t.Log after the test
+	// panics, killing the test binary while one of its threads may wait on its own mount.
+	var mu sync.Mutex
+	over := false
+	log := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !over {
+			t.Log(prefix, args)
+		}
+	}, funcr.Options{})
 	fs := New(Options{
 		Reader: reader, Files: files, ProcRoot: "/proc", SysRoot: "/sys", CPUView: render.CPUViewQuota,
-		Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: testr.New(t),
+		Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: log,
 	})
 	mfs, err := Mount(dir, fs)
 	if err != nil {
@@ -39,7 +52,14 @@ func mountView(t *testing.T, reader cgroup.Reader, files []render.File) string {
 		if err := Unmount(dir); err != nil {
 			t.Error(err)
 		}
-		mfs.Join(t.Context())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := mfs.Join(ctx); err != nil {
+			t.Logf("FUSE server still running after unmount (the mount is held elsewhere): %v", err)
+		}
+		mu.Lock()
+		over = true
+		mu.Unlock()
 	})
 	return dir
 }
