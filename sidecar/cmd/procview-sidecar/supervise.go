@@ -117,6 +117,12 @@ func startWorker(args []string, oomScore string) (*worker, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{wr} // fd 3
 	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One loop serves every request (fusefs.server), so one P is enough, and set from the
+		// start it is cheaper than the runtime call: measured here, 0.2 MiB less RSS idle than
+		// two Ps (the call to 1 saved nothing), latency and server CPU per read no worse.
+		cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive us
 	if err := cmd.Start(); err != nil {
 		r.Close()
