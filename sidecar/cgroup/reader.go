@@ -34,9 +34,11 @@ type FS struct {
 	opts    Options
 	version int
 	v1Dirs  map[string]string // v1 controller -> its hierarchy's directory (Root/name)
-	files   openFiles         // cgroup files kept open for re-reading
-	procs   openFiles         // /proc/<pid>/cgroup of recent readers, kept open likewise
-	paths   joinedPaths       // file paths a render reads, joined once
+	// v2TrueRoot: Root is the node's root cgroup (not a cgroup namespace's root).
+	v2TrueRoot bool
+	files      openFiles   // cgroup files kept open for re-reading
+	procs      openFiles   // /proc/<pid>/cgroup of recent readers, kept open likewise
+	paths      joinedPaths // file paths a render reads, joined once
 
 	parsedMu sync.Mutex
 	parsed   map[string]pidCgroups // /proc/<pid>/cgroup content -> its parse (shared, read-only)
@@ -55,6 +57,10 @@ func New(opts Options) (*FS, error) {
 	r := &FS{opts: opts, procs: openFiles{max: 64, idle: 10 * time.Second}}
 	if _, err := os.Stat(filepath.Join(opts.Root, "cgroup.controllers")); err == nil {
 		r.version = 2
+		// Only the true root lacks cgroup.type; a cgroup namespace's root (a container's own
+		// cgroup, mounted as this root) has it, and its limits.
+		_, err := os.Stat(filepath.Join(opts.Root, "cgroup.type"))
+		r.v2TrueRoot = isNotExist(err)
 		return r, nil
 	}
 	entries, err := os.ReadDir(opts.Root)
@@ -200,6 +206,11 @@ func (r *FS) Read(pid int, need Need) (*Snapshot, error) {
 	}
 	if !r.inScope(paths.main) {
 		return nil, fmt.Errorf("pid %d in %s: %w", pid, paths.main, ErrOutOfScope)
+	}
+	if r.version == 2 && r.v2TrueRoot && paths.main == "/" {
+		// The v2 root cgroup sets no limits and has no memory.max, cpu.max or memory.current:
+		// its readers (node daemons, a `0::/` shell) get the node's own files, as on v1.
+		return nil, fmt.Errorf("pid %d in the root cgroup: %w", pid, ErrOutOfScope)
 	}
 	s := &Snapshot{Version: r.version, Path: paths.main}
 	if r.version == 2 {

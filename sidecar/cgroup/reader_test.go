@@ -126,6 +126,11 @@ func TestReadFixtures(t *testing.T) {
 		name: "v2 cgroup outside our cgroup namespace is out of scope", tree: "v2", pid: 701, need: NeedMemory,
 		wantErr: ErrOutOfScope.Error(),
 	}, {
+		// The v2 root sets no limits and has no memory.max, cpu.max or memory.current: its
+		// readers get the node's own files, as v1's root readers get the node's numbers.
+		name: "v2 reader in the root cgroup is out of scope", tree: "v2", pid: 801, need: NeedAll,
+		wantErr: ErrOutOfScope.Error(),
+	}, {
 		name: "v1 any controller outside our cgroup namespace is out of scope", tree: "v1", pid: 31, need: NeedMemory,
 		wantErr: ErrOutOfScope.Error(),
 	}, {
@@ -365,5 +370,27 @@ func TestConcurrentReads(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestV2NamespaceRootIsServed: "/" in a cgroup namespace is the container's own cgroup, a real
+// child with limits (it has cgroup.type, which only the true root lacks): it is read, not
+// treated as the node's root.
+func TestV2NamespaceRootIsServed(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"proc/7/cgroup":             "0::/\n",
+		"cgroup/cgroup.controllers": "cpu memory\n",
+		"cgroup/cgroup.type":        "domain\n",
+		"cgroup/memory.max":         "268435456\n",
+		"cgroup/memory.current":     "4096\n",
+		"cgroup/memory.stat":        "anon 4096\n",
+	})
+	r, err := New(Options{Root: filepath.Join(dir, "cgroup"), ProcRoot: filepath.Join(dir, "proc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Read(7, NeedMemory)
+	if err != nil || s.Memory.Limit != 256<<20 {
+		t.Fatalf("Read(7) = %+v, %v; want the namespace root's 256 MiB limit", s, err)
 	}
 }
