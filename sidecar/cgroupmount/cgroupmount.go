@@ -6,6 +6,7 @@ package cgroupmount
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -25,7 +26,10 @@ func Resolve(sysRoot, procRoot, dir string) (root string, cleanup func(), err er
 	if err != nil {
 		return "", nil, err
 	}
-	if showsPaths(sysRoot, lines) {
+	// The version comes from what the kernel says about us, not from sysRoot: sysRoot is the
+	// thing in doubt (missing, a tmpfs, or another cgroup's view in a container).
+	v2 := unifiedOnly(lines)
+	if showsPaths(sysRoot, lines, v2) {
 		return sysRoot, func() {}, nil
 	}
 	var mounted []string
@@ -51,7 +55,7 @@ func Resolve(sysRoot, procRoot, dir string) (root string, cleanup func(), err er
 	// A killed predecessor in this mount namespace (a restarted worker) left its mounts here.
 	for i := 0; i < 16 && syscall.Unmount(dir, syscall.MNT_DETACH) == nil; i++ {
 	}
-	if _, err := os.Stat(filepath.Join(sysRoot, "cgroup.controllers")); err == nil {
+	if v2 {
 		if err := mount(dir, "cgroup2", ""); err != nil {
 			return "", nil, err
 		}
@@ -73,54 +77,61 @@ func Resolve(sysRoot, procRoot, dir string) (root string, cleanup func(), err er
 	return dir, cleanup, nil
 }
 
-type cgroupLine struct{ controllers, path string }
+type cgroupLine struct{ id, controllers, path string }
 
 func selfCgroups(p string) ([]cgroupLine, error) {
-	f, err := os.Open(p)
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
-	defer f.Close()
-	var out []cgroupLine
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		parts := strings.SplitN(s.Text(), ":", 3)
-		if len(parts) == 3 {
-			out = append(out, cgroupLine{controllers: parts[1], path: parts[2]})
-		}
-	}
-	if err := s.Err(); err != nil {
+	out, err := parseCgroups(b)
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("read %s: no cgroups listed", p)
 	}
 	return out, nil
 }
 
-// showsPaths reports whether root holds this process's own cgroup directory, i.e. shows
-// the same paths /proc/<pid>/cgroup names (memory for v1, the unified path for v2).
-func showsPaths(root string, lines []cgroupLine) bool {
-	v2 := false
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		v2 = true
+// parseCgroups parses /proc/<pid>/cgroup: "id:controllers:path" lines.
+func parseCgroups(b []byte) ([]cgroupLine, error) {
+	var out []cgroupLine
+	s := bufio.NewScanner(bytes.NewReader(b))
+	for s.Scan() {
+		parts := strings.SplitN(s.Text(), ":", 3)
+		if len(parts) == 3 {
+			out = append(out, cgroupLine{id: parts[0], controllers: parts[1], path: parts[2]})
+		}
 	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no cgroups listed")
+	}
+	return out, nil
+}
+
+// unifiedOnly reports whether the process is on a pure cgroup v2 node: its /proc/<pid>/cgroup
+// is the single line "0::<path>". A hybrid node lists its v1 hierarchies too.
+func unifiedOnly(lines []cgroupLine) bool {
+	return len(lines) == 1 && lines[0].id == "0" && lines[0].controllers == ""
+}
+
+// showsPaths reports whether root holds this process's own cgroup directory, i.e. shows
+// the same paths /proc/<pid>/cgroup names (the unified path for v2, memory's for v1), as a
+// cgroup directory: a plain directory of that name proves nothing.
+func showsPaths(root string, lines []cgroupLine, v2 bool) bool {
 	for _, l := range lines {
 		var dir string
 		switch {
-		case v2 && l.controllers == "":
+		case v2:
 			dir = filepath.Join(root, l.path)
-		case !v2 && (l.controllers == "memory" || strings.Contains(","+l.controllers+",", ",memory,")):
+		case strings.Contains(","+l.controllers+",", ",memory,"):
 			dir = filepath.Join(root, l.controllers, l.path)
 		default:
 			continue
 		}
-		// "/" is always there: it proves nothing about the paths.
-		if l.path == "/" {
-			return true
-		}
-		_, err := os.Stat(dir)
-		return !errors.Is(err, os.ErrNotExist) && err == nil
+		_, err := os.Stat(filepath.Join(dir, "cgroup.procs"))
+		return err == nil
 	}
 	return false
 }
