@@ -20,7 +20,8 @@ type Config struct {
 	CPUView              string   `envconfig:"CPU_VIEW" default:"quota" desc:"default CPU view of the sidecar (quota or cpuset); a pod overrides it with procview.dev/cpu-view"`
 	SidecarCPURequest    string   `envconfig:"SIDECAR_CPU_REQUEST" default:"10m" desc:"default CPU request of the sidecar (it never gets a CPU limit unless the pod is Guaranteed)"`
 	SidecarCPUGuaranteed string   `envconfig:"SIDECAR_CPU_GUARANTEED" default:"100m" desc:"the sidecar's CPU request and limit in Guaranteed pods without a procview.dev/sidecar-cpu annotation (a limit as small as 10m throttles every /proc read and delays the pod's start by tens of seconds)"`
-	SidecarMemRequest    string   `envconfig:"SIDECAR_MEMORY_REQUEST" default:"16Mi" desc:"default memory request of the sidecar (capped by its limit)"`
+	SidecarCPULimit      string   `envconfig:"SIDECAR_CPU_LIMIT" default:"100m" desc:"the sidecar's CPU limit where a namespace's ResourceQuota or LimitRange requires one and no LimitRange default gives it"`
+	SidecarMemRequest    string   `envconfig:"SIDECAR_MEMORY_REQUEST" default:"16Mi" desc:"default memory request of the sidecar (capped by its limit; a pod's procview.dev/sidecar-memory sets both unless procview.dev/sidecar-memory-request is set too)"`
 	SidecarMemLimit      string   `envconfig:"SIDECAR_MEMORY_LIMIT" default:"32Mi" desc:"default memory limit of the sidecar"`
 	OwnPodSelector       string   `envconfig:"OWN_POD_SELECTOR" default:"app.kubernetes.io/name=procview-injector" desc:"label selector of the injector's own pods, which are never injected (empty: none)"`
 	Version              string   `ignored:"true"` // recorded in the status annotation; set by the binary
@@ -35,6 +36,7 @@ func DefaultConfig() Config {
 		CPUView:              "quota",
 		SidecarCPURequest:    "10m",
 		SidecarCPUGuaranteed: "100m",
+		SidecarCPULimit:      "100m",
 		SidecarMemRequest:    "16Mi",
 		SidecarMemLimit:      "32Mi",
 		OwnPodSelector:       "app.kubernetes.io/name=procview-injector",
@@ -63,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := positiveQuantity(c.SidecarCPUGuaranteed, resource.Quantity{}); err != nil {
 		return fmt.Errorf("%s_SIDECAR_CPU_GUARANTEED: %w", EnvPrefix, err)
+	}
+	if _, err := positiveQuantity(c.SidecarCPULimit, resource.Quantity{}); err != nil {
+		return fmt.Errorf("%s_SIDECAR_CPU_LIMIT: %w", EnvPrefix, err)
 	}
 	if _, err := positiveQuantity(c.SidecarMemRequest, resource.Quantity{}); err != nil {
 		return fmt.Errorf("%s_SIDECAR_MEMORY_REQUEST: %w", EnvPrefix, err)

@@ -27,8 +27,8 @@ func testConfig() Config {
 // injector sees), then the Pod.
 func readCase(t testing.TB, file string) (*corev1.Pod, NamespaceInfo) {
 	t.Helper()
-	pod, name, labels := testpods.Read(t, file)
-	return pod, NamespaceInfo{Name: name, Labels: labels}
+	c := testpods.ReadCase(t, file)
+	return c.Pod, NamespaceInfo{Name: c.Namespace, Labels: c.Labels, Rules: Rules{Quotas: c.Quotas, LimitRanges: c.LimitRanges}}
 }
 
 // render writes the outcome as the golden file holds it: comments with the skip reason,

@@ -35,8 +35,12 @@ const (
 	// AnnotationSidecarCPU is the sidecar's CPU request (a quantity above zero, e.g. "20m").
 	AnnotationSidecarCPU = "procview.dev/sidecar-cpu"
 	// AnnotationSidecarMemory is the sidecar's memory limit (a quantity of at least 16Mi); its
-	// request is the configured default request, capped by this limit.
+	// request follows it unless AnnotationSidecarMemoryRequest is set. Without it: the
+	// configured default limit and request.
 	AnnotationSidecarMemory = "procview.dev/sidecar-memory"
+	// AnnotationSidecarMemoryRequest is the sidecar's memory request (a quantity above zero,
+	// capped by its limit).
+	AnnotationSidecarMemoryRequest = "procview.dev/sidecar-memory-request"
 	// AnnotationStatus is written by the injector (JSON, see Status); never set it by hand.
 	AnnotationStatus = "procview.dev/status"
 
@@ -85,6 +89,7 @@ const (
 	SkipPSAForbidden      SkipReason = "psa-privileged-forbidden" // namespace enforces baseline/restricted Pod Security
 	SkipNameConflict      SkipReason = "name-conflict"            // a container or volume named procview exists already
 	SkipAllFilesConflict  SkipReason = "all-files-conflict"       // every container already mounts something at every view path
+	SkipResourceRules     SkipReason = "resource-rules"           // no sidecar requests/limits satisfy the namespace's ResourceQuotas and LimitRanges
 	SkipNamespaceUnknown  SkipReason = "namespace-lookup-failed"  // webhook only: the namespace could not be read
 	SkipNotCreate         SkipReason = "not-create"               // webhook only: an UPDATE or CONNECT; pods are injected at creation
 )
@@ -93,13 +98,14 @@ const (
 var SkipReasons = []SkipReason{
 	SkipNotOptedIn, SkipOptedOut, SkipNamespaceDisabled, SkipExcludedNamespace, SkipOwnPod, SkipAlreadyInjected,
 	SkipInvalidAnnotation, SkipHostPID, SkipWindows, SkipPSAForbidden, SkipNameConflict,
-	SkipAllFilesConflict, SkipNamespaceUnknown, SkipNotCreate,
+	SkipAllFilesConflict, SkipResourceRules, SkipNamespaceUnknown, SkipNotCreate,
 }
 
 // NamespaceInfo is what the injector knows of the pod's namespace.
 type NamespaceInfo struct {
 	Name   string // overrides pod.Namespace when set (a pod being created may not carry it yet)
 	Labels map[string]string
+	Rules  Rules // its ResourceQuotas and LimitRanges
 }
 
 // Result is the outcome of Inject. Pod is always a copy; it equals the input unless Skip is NotSkipped.
@@ -264,7 +270,11 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 	pod.Spec.ShareProcessNamespace = ptr(true)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
 		Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-	sc, w := sidecar(pod, cfg, opts, servedFiles)
+	sc, w, err := sidecar(pod, cfg, opts, servedFiles, ns.Rules)
+	if err != nil {
+		return skip(SkipResourceRules, append(warnings, fmt.Sprintf(
+			"procview: not injected: no sidecar resources satisfy the namespace's %v", err))...)
+	}
 	warnings = append(warnings, w...)
 	pod.Spec.InitContainers = append([]corev1.Container{sc}, pod.Spec.InitContainers...)
 	if pod.Annotations == nil {
@@ -416,6 +426,8 @@ type options struct {
 	cpuView  string
 	cpu      resource.Quantity
 	memLimit resource.Quantity
+	memReq   *resource.Quantity // nil: the default (the limit when procview.dev/sidecar-memory is set)
+	pinned   []string           // resource annotations the pod set
 }
 
 // readAnnotations validates every procview.dev/ annotation at once, so the error lists all problems.
@@ -455,10 +467,19 @@ func readAnnotations(pod *corev1.Pod, cfg Config) (options, []string, error) {
 			if o.cpu, err = positiveQuantity(v, resource.Quantity{}); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 			}
+			o.pinned = append(o.pinned, k)
 		case AnnotationSidecarMemory:
 			if o.memLimit, err = positiveQuantity(v, minSidecarMemory); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 			}
+			o.pinned = append(o.pinned, k)
+		case AnnotationSidecarMemoryRequest:
+			q, err := positiveQuantity(v, resource.Quantity{})
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
+			}
+			o.memReq = &q
+			o.pinned = append(o.pinned, k)
 		default:
 			warnings = append(warnings, fmt.Sprintf("procview: unknown annotation %s ignored", k))
 		}
@@ -509,39 +530,18 @@ func parseFiles(v string) ([]file, error) {
 	return out, nil
 }
 
-// sidecar builds the procview native sidecar.
-func sidecar(pod *corev1.Pod, cfg Config, o options, files []file) (corev1.Container, []string) {
+// sidecar builds the procview native sidecar, its resources fitted to the namespace's rules.
+func sidecar(pod *corev1.Pod, cfg Config, o options, files []file, rules Rules) (corev1.Container, []string, error) {
 	var paths []string
 	for _, f := range files {
 		paths = append(paths, f.path)
 	}
-	memReq, err := resource.ParseQuantity(cfg.SidecarMemRequest)
-	if err != nil || memReq.Cmp(o.memLimit) > 0 {
-		memReq = o.memLimit.DeepCopy()
+	want, warnings := wantResources(pod, cfg, o)
+	res, w, err := FitResources(want, rules, pod)
+	if err != nil {
+		return corev1.Container{}, nil, err
 	}
-	res := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: o.cpu, corev1.ResourceMemory: memReq},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: o.memLimit},
-	}
-	var warnings []string
-	if guaranteed(pod) {
-		// Keep the pod's QoS class: Guaranteed needs limits equal to requests in every container.
-		// A limit that small throttles the FUSE server hard, so Guaranteed pods get a larger default.
-		if _, set := pod.Annotations[AnnotationSidecarCPU]; !set {
-			if g, err := resource.ParseQuantity(cfg.SidecarCPUGuaranteed); err == nil && g.Cmp(o.cpu) > 0 {
-				o.cpu = g
-				res.Requests[corev1.ResourceCPU] = g
-			}
-		}
-		res.Limits[corev1.ResourceCPU] = o.cpu
-		res.Requests[corev1.ResourceMemory] = o.memLimit
-		warnings = append(warnings, fmt.Sprintf(
-			"procview: the pod is Guaranteed, so the sidecar's CPU limit equals its request (%s) to keep that QoS class; raise %s if reads of /proc are slow",
-			o.cpu.String(), AnnotationSidecarCPU))
-	}
-	if pod.Spec.Resources != nil {
-		warnings = append(warnings, "procview: the pod sets pod-level resources: leave room in them for the sidecar's requests and limits")
-	}
+	warnings = append(warnings, w...)
 	always := corev1.ContainerRestartPolicyAlways
 	return corev1.Container{
 		Name:            SidecarName,
@@ -574,28 +574,7 @@ func sidecar(pod *corev1.Pod, cfg Config, o options, files []file) (corev1.Conta
 			RunAsGroup:   ptr(int64(0)),
 			RunAsNonRoot: ptr(false),
 		},
-	}, warnings
-}
-
-// guaranteed tells whether the pod is in the Guaranteed QoS class: every container has CPU
-// and memory limits, and its requests (if set) equal them.
-func guaranteed(pod *corev1.Pod) bool {
-	n := 0
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			n++
-			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				lim, ok := c.Resources.Limits[r]
-				if !ok || lim.IsZero() {
-					return false
-				}
-				if req, ok := c.Resources.Requests[r]; ok && req.Cmp(lim) != 0 {
-					return false
-				}
-			}
-		}
-	}
-	return n > 0
+	}, warnings, nil
 }
 
 func ptr[T any](v T) *T { return &v }
