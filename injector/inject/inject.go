@@ -276,6 +276,7 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 			"procview: not injected: no sidecar resources satisfy the namespace's %v", err))...)
 	}
 	warnings = append(warnings, w...)
+	warnings = append(warnings, addPodLevelShare(pod, sc.Resources)...)
 	pod.Spec.InitContainers = append([]corev1.Container{sc}, pod.Spec.InitContainers...)
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}

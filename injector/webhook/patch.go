@@ -47,6 +47,13 @@ func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 		rest.Spec.ShareProcessNamespace = in.Spec.ShareProcessNamespace
 	}
 
+	if !reflect.DeepEqual(in.Spec.Resources, out.Spec.Resources) {
+		if !podLevelShare(in.Spec.Resources, out.Spec.Resources, add) {
+			return nil, false
+		}
+		rest.Spec.Resources = in.Spec.Resources
+	}
+
 	vols, ok := appended(in.Spec.Volumes, out.Spec.Volumes)
 	if !ok {
 		return nil, false
@@ -94,6 +101,34 @@ func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 		return nil, false
 	}
 	return ops, true
+}
+
+// podLevelShare patches the pod-level resources the injector raised by the sidecar's share: the
+// same resources set, some values changed (an add on an existing member replaces it).
+func podLevelShare(in, out *corev1.ResourceRequirements, add func(string, any)) bool {
+	if in == nil || out == nil {
+		return false
+	}
+	for _, l := range []struct {
+		path    string
+		in, out corev1.ResourceList
+	}{{"/spec/resources/requests/", in.Requests, out.Requests}, {"/spec/resources/limits/", in.Limits, out.Limits}} {
+		if len(l.in) != len(l.out) {
+			return false
+		}
+		for _, k := range slices.Sorted(maps.Keys(l.out)) {
+			old, ok := l.in[k]
+			if !ok {
+				return false
+			}
+			if v := l.out[k]; old.Cmp(v) != 0 || old.String() != v.String() {
+				add(l.path+escape(string(k)), v.String())
+			}
+		}
+	}
+	c := *out
+	c.Requests, c.Limits = in.Requests, in.Limits
+	return reflect.DeepEqual(&c, in)
 }
 
 // marshalPatch encodes ops as a JSON patch in one pass. controller-runtime encodes

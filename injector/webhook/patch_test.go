@@ -44,8 +44,10 @@ func TestPatchForGivesTheInjectedPod(t *testing.T) {
 	patched := 0
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			in, name, labels := testpods.Read(t, f)
-			ns := inject.NamespaceInfo{Name: name, Labels: labels}
+			c := testpods.ReadCase(t, f)
+			in := c.Pod
+			ns := inject.NamespaceInfo{Name: c.Namespace, Labels: c.Labels,
+				Rules: inject.Rules{Quotas: c.Quotas, LimitRanges: c.LimitRanges}}
 			res, _ := inject.Inject(in, ns, cfg)
 			ops, ok := patchFor(in, res.Pod)
 			if !ok {
