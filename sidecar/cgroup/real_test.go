@@ -12,7 +12,7 @@ import (
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 )
 
-// TestReadRealCgroup reads a real cgroup of this machine (v1 here) holding two real processes:
+// TestReadRealCgroup reads a real cgroup of this machine (v1 here, v2 in test/vm) holding two real processes:
 // a child that joined before it exec'd (so its memory is charged here) and a sleep moved in with AddPID.
 func TestReadRealCgroup(t *testing.T) {
 	cg := testcgroup.New(t, "reader", testcgroup.Limits{MemoryBytes: 256 << 20, CPUQuotaUS: 50000, CPUPeriodUS: 100000, Cpuset: "0"})
@@ -44,8 +44,8 @@ func TestReadRealCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Version() != 1 {
-		t.Errorf("Version = %d, want 1 on this machine", r.Version())
+	if r.Version() != cg.Version() {
+		t.Errorf("Version = %d, want %d on this machine", r.Version(), cg.Version())
 	}
 	for _, pid := range []int{cmd.Process.Pid, sleep.Process.Pid} {
 		if p, err := r.ContainerPath(pid); err != nil || p != cg.Path() {
@@ -83,8 +83,11 @@ func TestReadRealCgroup(t *testing.T) {
 			onCPU0 = c.User + c.System
 		}
 	}
-	if onCPU0 <= 0 {
+	switch {
+	case cg.Version() == 1 && onCPU0 <= 0:
 		t.Errorf("PerCPU = %+v, want time on CPU 0, the cgroup's only CPU", s.CPU.PerCPU)
+	case cg.Version() == 2 && len(s.CPU.PerCPU) != 0:
+		t.Errorf("PerCPU = %+v, want none: cgroup v2 keeps no per-CPU time", s.CPU.PerCPU)
 	}
 	wantLast := max(cmd.Process.Pid, sleep.Process.Pid)
 	if s.Tasks.Total != 2 || s.Tasks.LastPID != wantLast || s.Tasks.Running+s.Tasks.Blocked > 2 {

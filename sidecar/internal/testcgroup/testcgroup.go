@@ -183,6 +183,14 @@ func (c *Cgroup) Path() string {
 	return c.paths["memory"]
 }
 
+// Version is the cgroup version of this machine's hierarchy the cgroup lives in: 1 or 2.
+func (c *Cgroup) Version() int {
+	if c.v2 {
+		return 2
+	}
+	return 1
+}
+
 // Paths maps each controller (v1) or "" (v2) to the cgroup's path.
 func (c *Cgroup) Paths() map[string]string { return maps.Clone(c.paths) }
 
