@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Asserts, on the host, what the real tools saw in the cgroup v2 VM (test/vm/realtools.sh's
+# KEY=VALUE lines). Prints every failed expectation; exits 1 if there was one.
+# Usage: check.sh realtools.txt
+set -uo pipefail
+f=$1
+[ -f "$f" ] || { echo "check: no $f" >&2; exit 1; }
+declare -A v
+while IFS='=' read -r k val; do
+  [[ $k =~ ^[a-z0-9_.]+$ ]] && v[$k]=$val
+done <"$f"
+bad=0
+# want KEY OP VALUE [why]: OP is = (string), -eq/-lt/-gt (integers), ~ (regular expression).
+want() {
+  local k=$1 op=$2 exp=$3 got=${v[$1]-<missing>} ok=1
+  case $op in
+    =) [ "$got" = "$exp" ] || ok=0 ;;
+    '~') [[ $got =~ $exp ]] || ok=0 ;;
+    *) [[ $got =~ ^[0-9]+$ ]] && [ "$got" "$op" "$exp" ] || ok=0 ;;
+  esac
+  if [ $ok = 0 ]; then
+    echo "check: FAIL $k: got '$got', want $op '$exp'${4:+ ($4)}" >&2
+    bad=1
+  fi
+}
+num() { printf '%.0f' "${v[$1]:-0}"; }
+
+want done = 1 "realtools.sh ran to its end"
+want vm.cpus -eq 2
+# 256 MiB and 0.5 CPU: every tool sees 256 MiB and 1 CPU.
+for k in free_total_mib; do want half.$k -eq 256; done
+want half.meminfo_total_kb -eq 262144
+want half.python_mem_kb -eq 262144
+want half.vmstat_total_kb -eq 262144
+want half.top_mem_total = 256.0 "top's MiB Mem total"
+want half.free_swap_mib -eq 0 "no swap on the VM yet"
+for k in getconf python_cpus cpuinfo_processors stat_cpus; do want half.$k -eq 1; done
+want half.online = 0
+want half.lscpu_online = 0
+want half.loadavg_fields -eq 5
+[ "$(num half.uptime_s)" -lt "$(num vm.uptime_s)" ] ||
+  { echo "check: FAIL half.uptime_s ${v[half.uptime_s]-} not below the VM's ${v[vm.uptime_s]-} (the container's age)" >&2; bad=1; }
+# A second cgroup on the same mount: 512 MiB, cpuset {1}.
+want pinned.free_total_mib -eq 512
+want pinned.meminfo_total_kb -eq 524288
+for k in getconf python_cpus cpuinfo_processors stat_cpus; do want pinned.$k -eq 1; done
+want pinned.online '~' '^[01]$' "one CPU"
+# The root cgroup: the node's own files.
+want root.meminfo_total_kb -eq "${v[vm.meminfo_total_kb]:-0}" "the node's MemTotal"
+for k in getconf python_cpus cpuinfo_processors stat_cpus; do want root.$k -eq 2; done
+want root.online = 0-1
+# A limit on the parent only.
+want parent.free_total_mib -eq 300
+want parent.meminfo_total_kb -eq 307200
+# Swap: memory.swap.max 64 MiB on a VM with 256 MiB of swap; memory.swap.max 0.
+want vm.swap_kb -gt 0 "the swap file is on"
+want swap.meminfo_total_kb -eq 131072
+want swap.meminfo_swap_kb -eq 65536
+want swap.free_swap_mib -eq 64
+want noswap.meminfo_swap_kb -eq 0
+# Latency figures exist (values are reported, not judged: TCG timings vary with load).
+for k in lat.native_median_us lat.view_median_us; do want $k '~' '^[0-9]+$'; done
+exit $bad

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# make test-v2: the project's tests on a real cgroup v2 kernel, in a qemu VM.
+#
+# - kernel: Debian's linux-image-*-amd64 (apt-get download + dpkg-deb -x, never installed on the
+#   host), booted as its plain ELF vmlinux (PVH: the compressed bzImage decompresses slowly in
+#   emulated code), with cgroup_no_v1=all;
+# - root: a Debian image built offline with mmdebstrap from the apt archive (procps, python3,
+#   util-linux, mount), cached under ${PROCVIEW_CACHE:-~/.cache/procview}/vm keyed by the package
+#   versions, booted with snapshot=on so it stays clean;
+# - KVM when /dev/kvm exists, TCG otherwise;
+# - the test binaries are built here (go test -c) and passed in over 9p with the repository
+#   (read only); the VM writes results back over 9p and this script asserts them;
+# - the VM always powers off; one that is still running at the deadline is killed and fails the run.
+#
+# Stages (VM_STAGES, default "gotest realtools"): gotest = the Go tests that touch real cgroups,
+# FUSE and mounts; realtools = procps/getconf/python/lscpu against the view (test/vm/realtools.sh,
+# asserted by test/vm/check.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+stages=${VM_STAGES:-gotest realtools}
+deadline=${VM_DEADLINE:-1500} # seconds from qemu start to power-off, whole VM
+cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}/vm
+log() { echo "test-v2: $*" >&2; }
+t0=$(date +%s)
+since() { echo $(($(date +%s) - t0)); }
+
+[ "$(id -u)" = 0 ] || { log "needs root (building the image, 9p as root)"; exit 1; }
+PROCVIEW_SKIP_KUBE=1 bash test/setup.sh
+for t in qemu-system-x86_64 mmdebstrap mke2fs depmod cpio; do
+  command -v $t >/dev/null || { log "missing $t (test/apt-packages.txt)"; exit 1; }
+done
+mkdir -p "$cache"
+exec 8>"$cache/.lock"
+flock 8 # one image build / VM run at a time on this machine
+
+# The package's candidate version, from the apt lists (updated once if they are empty).
+apt_version() {
+  local v
+  v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [ -z "$v" ] || [ "$v" = "(none)" ]; then
+    apt-get update -qq >&2
+    v=$(apt-cache policy "$1" | awk '/Candidate:/ {print $2}')
+  fi
+  [ -n "$v" ] && [ "$v" != "(none)" ] || { log "no Debian package $1"; return 1; }
+  echo "$v"
+}
+
+# --- kernel (+ the modules the initramfs loads) ---
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+if [ -z "$kpkg" ]; then
+  apt-get update -qq
+  kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+fi
+kver=${kpkg#linux-image-}
+kdir=$cache/kernel-$kver-$(apt_version "$kpkg")
+modules=(virtio_pci virtio_blk ext4 9pnet_virtio 9p fuse overlay)
+if [ ! -f "$kdir/ready" ]; then
+  log "kernel $kpkg: downloading and extracting (not installed on this host)"
+  rm -rf "$kdir" && mkdir -p "$kdir/dl"
+  (cd "$kdir/dl" && apt-get download -q "$kpkg" busybox-static >/dev/null 2>&1) ||
+    (cd "$kdir/dl" && apt-get update -qq && apt-get download -q "$kpkg" busybox-static)
+  dpkg-deb -x "$kdir"/dl/linux-image-*.deb "$kdir/k"
+  dpkg-deb -x "$kdir"/dl/busybox-static_*.deb "$kdir/bb"
+  python3 test/vm/extract-vmlinux.py "$kdir/k/boot/vmlinuz-$kver" "$kdir/vmlinux"
+  depmod -b "$kdir/k" "$kver"
+  modprobe -a -d "$kdir/k" -S "$kver" --show-depends "${modules[@]}" | awk '$1 == "insmod" && !seen[$2]++ {print $2}' >"$kdir/modules.txt"
+  rm -rf "$kdir/dl"
+  touch "$kdir/ready"
+fi
+
+# --- root image, keyed by the versions of what goes in ---
+pkgs=(procps python3 util-linux mount)
+key=$( (for p in "${pkgs[@]}"; do echo "$p=$(apt_version "$p")"; done; cat test/vm/rootfs.sh) | sha256sum | cut -c1-16)
+image=$cache/root-$key.ext4
+if [ ! -f "$image" ]; then
+  log "root image: building with mmdebstrap (cold: minutes), key $key"
+  s=$(date +%s)
+  bash test/vm/rootfs.sh "$image" "${pkgs[@]}"
+  log "root image built in $(($(date +%s) - s))s"
+  find "$cache" -maxdepth 1 -name 'root-*.ext4' ! -name "root-$key.ext4" -delete # older keys
+fi
+
+# --- this run: initramfs, binaries, shares ---
+work=$(mktemp -d /tmp/procview-vm.XXXXXX)
+qemu_pid=""
+keep=$cache/last-run # the last run's results and console, for a look after a failure
+cleanup() {
+  if [ -d "$work/share/results" ]; then
+    rm -rf "$keep" && mkdir -p "$keep" && cp -r "$work/share/results" "$work/console.log" "$keep/" 2>/dev/null || true
+  fi
+  if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill -KILL "$qemu_pid"; wait "$qemu_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/initrd/bin" "$work/share/bin" "$work/share/results"
+cp "$kdir/bb/bin/busybox" "$work/initrd/bin/busybox"
+while read -r m; do
+  mkdir -p "$work/initrd$(dirname "${m#"$kdir/k"}")"
+  cp "$m" "$work/initrd${m#"$kdir/k"}"
+  echo "${m#"$kdir/k/"}" >>"$work/initrd/modules.list"
+done <"$kdir/modules.txt"
+install -m 755 test/vm/init.sh "$work/initrd/init"
+(cd "$work/initrd" && find . | cpio -o -H newc --quiet) >"$work/initrd.cpio"
+
+# The Go tests that touch real cgroups, FUSE and mounts: "package-dir binary-name [-test.run regexp]"
+# (the pure ones of those packages already ran on the host; under TCG each costs 30x).
+cat >"$work/share/gotest.list" <<'EOF'
+sidecar/cgroup cgroup Real|KeptProcFile
+sidecar/cgroupmount cgroupmount
+sidecar/internal/testcgroup testcgroup
+sidecar/fusefs fusefs
+sidecar/render render RealTools
+sidecar/cmd/procview-sidecar sidecar
+initmount initmount
+EOF
+if [ -n "${VM_GOTEST:-}" ]; then # e.g. VM_GOTEST='sidecar Supervisor' while iterating: one binary, one -test.run
+  echo "$(awk -v b="${VM_GOTEST%% *}" '$2 == b {print $1, $2}' "$work/share/gotest.list") ${VM_GOTEST#* }" >"$work/share/gotest.list"
+fi
+log "building the sidecar and the test binaries"
+CGO_ENABLED=0 go build -trimpath -o "$work/share/bin/procview-sidecar" ./sidecar/cmd/procview-sidecar
+while read -r pkg bin _; do
+  CGO_ENABLED=0 go test -c -o "$work/share/bin/$bin.test" "./$pkg"
+done <"$work/share/gotest.list"
+echo "$stages" >"$work/share/stages"
+
+# --- boot ---
+accel="-accel tcg,thread=multi -cpu max"
+[ -w /dev/kvm ] && accel="-accel kvm -cpu host"
+log "booting (${accel%% -cpu*}), deadline ${deadline}s, stages: $stages"
+boot=$(date +%s)
+# shellcheck disable=SC2086
+qemu-system-x86_64 $accel -machine q35 -smp 2 -m 3072 -nographic -no-reboot -nodefaults \
+  -serial "file:$work/console.log" -monitor none -nic none \
+  -kernel "$kdir/vmlinux" -initrd "$work/initrd.cpio" \
+  -append "console=ttyS0 panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 quiet loglevel=4" \
+  -drive "file=$image,format=raw,if=virtio,snapshot=on" \
+  -virtfs "local,path=$work/share,mount_tag=share,security_model=none" \
+  -virtfs "local,path=$repo,mount_tag=src,security_model=none,readonly=on" \
+  </dev/null >"$work/qemu.log" 2>&1 &
+qemu_pid=$!
+while kill -0 "$qemu_pid" 2>/dev/null; do
+  if [ $(($(date +%s) - boot)) -ge "$deadline" ]; then
+    log "FAIL: the VM did not power off within ${deadline}s: killed"
+    kill -KILL "$qemu_pid"
+    break
+  fi
+  sleep 1
+done
+wait "$qemu_pid" 2>/dev/null || true
+qemu_pid=""
+vm_secs=$(($(date +%s) - boot))
+log "VM ran ${vm_secs}s"
+
+fail=0
+console_tail() { log "VM console (tail):"; tail -40 "$work/console.log" >&2; cat "$work/qemu.log" >&2; }
+res=$work/share/results
+if [ ! -f "$res/done" ]; then
+  log "FAIL: the VM did not finish its stages"
+  console_tail
+  fail=1
+fi
+grep '^guest: stage' "$work/console.log" >&2 || true
+[ -f "$res/vm.txt" ] && sed 's/^/test-v2: vm: /' "$res/vm.txt" >&2
+if [ -f "$res/vm.txt" ]; then
+  grep -qx 'cgroup_self=0::/' "$res/vm.txt" && grep -qx 'v1_mounts=0' "$res/vm.txt" ||
+    { log "FAIL: the VM is not pure cgroup v2"; fail=1; }
+fi
+for stage in $stages; do
+  case $stage in
+    gotest)
+      while read -r pkg bin _; do
+        f=$res/gotest-$bin.txt
+        rc=$(cat "$res/gotest-$bin.rc" 2>/dev/null || echo missing)
+        pass=$(grep -c '^--- PASS' "$f" 2>/dev/null || true)
+        skip=$(grep -c -- '--- SKIP' "$f" 2>/dev/null || true)
+        failed=$(grep -c -- '--- FAIL' "$f" 2>/dev/null || true)
+        log "gotest $pkg: rc=$rc pass=$pass fail=$failed skip=$skip"
+        if [ "$rc" != 0 ] || [ "$skip" != 0 ] || [ "$pass" = 0 ]; then
+          fail=1
+          grep -A30 -- '^--- FAIL\|^    --- FAIL\|--- SKIP\|^panic:' "$f" 2>/dev/null | head -150 >&2 || true
+        fi
+      done <"$work/share/gotest.list"
+      ;;
+    realtools)
+      rc=$(cat "$res/realtools.rc" 2>/dev/null || echo missing)
+      log "realtools: rc=$rc"
+      if [ "$rc" != 0 ] || ! bash test/vm/check.sh "$res/realtools.txt"; then
+        fail=1
+        tail -40 "$res/realtools.txt" >&2 2>/dev/null || true
+      fi
+      ;;
+  esac
+done
+grep '^[a-z]*\.[a-z0-9_]*=' "$res/realtools.txt" 2>/dev/null | tr '\n' ' ' | fold -s -w 160 | sed 's/^/test-v2: realtools: /' >&2 || true
+echo >&2
+if [ "$fail" != 0 ]; then
+  [ -f "$res/done" ] && console_tail
+  log "FAILED after $(since)s"
+  exit 1
+fi
+log "ok: cgroup v2 stages passed in $(since)s (VM ${vm_secs}s)"
