@@ -5,7 +5,7 @@ BIN := bin
 LDFLAGS := -s -w
 .DEFAULT_GOAL := help
 
-.PHONY: bench-node help build sidecar injector test unit fuzz demo e2e bench clean demo-cluster
+.PHONY: bench-node help build sidecar injector test test-v2 unit fuzz demo e2e bench clean demo-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ injector: ## build bin/procview-injector only
 
 test: ## install what the tests need, then run every test (unit, fuzz, integration, and e2e as root)
 	bash test/run-tests.sh
+
+test-v2: ## the cgroup/FUSE Go tests and real-tool checks on a real cgroup v2 kernel in a qemu VM (root)
+	bash test/vm/run.sh
 
 unit: ## go tests only (no installs)
 	$(GO) test -race ./...
