@@ -21,9 +21,9 @@ repo=$PWD
 stages=${VM_STAGES:-gotest realtools}
 deadline=${VM_DEADLINE:-1500} # seconds from qemu start to power-off, whole VM
 cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}/vm
-log() { echo "test-v2: $*" >&2; }
 t0=$(date +%s)
 since() { echo $(($(date +%s) - t0)); }
+log() { echo "test-v2: [+$(since)s] $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { log "needs root (building the image, 9p as root)"; exit 1; }
 PROCVIEW_SKIP_KUBE=1 bash test/setup.sh
