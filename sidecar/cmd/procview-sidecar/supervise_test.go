@@ -54,6 +54,11 @@ func waitServed(t *testing.T, dir string, since time.Time) time.Duration {
 func TestSupervisorReplacesKilledServer(t *testing.T) {
 	needRoot(t)
 	s := startServer(t, "", nil)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log)
+		}
+	})
 	first := workerOf(t, s.cmd.Process.Pid)
 	killed := time.Now()
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
