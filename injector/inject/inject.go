@@ -91,6 +91,7 @@ const (
 	SkipAllFilesConflict  SkipReason = "all-files-conflict"       // every container already mounts something at every view path
 	SkipResourceRules     SkipReason = "resource-rules"           // no sidecar requests/limits satisfy the namespace's ResourceQuotas and LimitRanges
 	SkipNamespaceUnknown  SkipReason = "namespace-lookup-failed"  // webhook only: the namespace could not be read
+	SkipRulesUnknown      SkipReason = "rules-lookup-failed"      // webhook only: the namespace's ResourceQuotas or LimitRanges could not be read
 	SkipNotCreate         SkipReason = "not-create"               // webhook only: an UPDATE or CONNECT; pods are injected at creation
 )
 
@@ -98,7 +99,7 @@ const (
 var SkipReasons = []SkipReason{
 	SkipNotOptedIn, SkipOptedOut, SkipNamespaceDisabled, SkipExcludedNamespace, SkipOwnPod, SkipAlreadyInjected,
 	SkipInvalidAnnotation, SkipHostPID, SkipWindows, SkipPSAForbidden, SkipNameConflict,
-	SkipAllFilesConflict, SkipResourceRules, SkipNamespaceUnknown, SkipNotCreate,
+	SkipAllFilesConflict, SkipResourceRules, SkipNamespaceUnknown, SkipRulesUnknown, SkipNotCreate,
 }
 
 // NamespaceInfo is what the injector knows of the pod's namespace.

@@ -87,7 +87,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 type Injector struct {
 	Config     inject.Config
 	Namespaces client.Reader // reads the pod's namespace (labels), e.g. a NamespaceReader
+	Rules      RulesSource   // the namespace's ResourceQuotas and LimitRanges; nil: none are considered
 	Metrics    *Metrics      // optional
+}
+
+// RulesSource reads a namespace's ResourceQuotas and LimitRanges (e.g. a RulesReader).
+type RulesSource interface {
+	Rules(ctx context.Context, ns *corev1.Namespace) (inject.Rules, error)
 }
 
 // outcome collects, per request, what Default decided; the handler wrapper reports it.
@@ -211,6 +217,19 @@ func (i *Injector) Default(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	ns.Labels = nsObj.Labels
+	if i.Rules != nil {
+		rules, err := i.Rules.Rules(ctx, &nsObj)
+		if err != nil {
+			// Without the rules the sidecar could make the pod fail its quota or LimitRange.
+			out.result, out.reason = ResultSkipped, inject.SkipRulesUnknown
+			if _, asked := pod.Annotations[inject.AnnotationInject]; asked {
+				out.warnings = append(out.warnings, fmt.Sprintf("procview: not injected: cannot read the ResourceQuotas and LimitRanges of namespace %q: %v", nsName, err))
+			}
+			log.Error(err, "rules lookup failed, not injecting", "pod", name, "reason", out.reason)
+			return nil
+		}
+		ns.Rules = rules
+	}
 
 	res, err := inject.Inject(pod, ns, i.Config)
 	out.warnings = append(out.warnings, res.Warnings...)

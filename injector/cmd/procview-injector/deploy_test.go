@@ -540,6 +540,7 @@ func TestDeployBase(t *testing.T) {
 	// (certs reconciler: cached get/list/watch by name, patch of caBundle), the one Secret.
 	wantCR := []rbacv1.PolicyRule{
 		rule([]string{""}, []string{"namespaces"}, nil, "get", "list", "watch"),
+		rule([]string{""}, []string{"resourcequotas", "limitranges"}, nil, "list", "watch"),
 		rule([]string{"admissionregistration.k8s.io"}, []string{"mutatingwebhookconfigurations"}, []string{d.s.WebhookConfig}, "get", "list", "watch", "patch"),
 	}
 	if diff := cmp.Diff(wantCR, d.cr.Rules); diff != "" {
@@ -565,7 +566,8 @@ func TestDeployCertManagerOverlay(t *testing.T) {
 		t.Errorf("%s_CERT_MODE %q, want %s", inject.EnvPrefix, d.s.CertMode, certModeExternal)
 	}
 	d.checkCommon(t)
-	if diff := cmp.Diff([]rbacv1.PolicyRule{rule([]string{""}, []string{"namespaces"}, nil, "get", "list", "watch")}, d.cr.Rules); diff != "" {
+	if diff := cmp.Diff([]rbacv1.PolicyRule{rule([]string{""}, []string{"namespaces"}, nil, "get", "list", "watch"),
+		rule([]string{""}, []string{"resourcequotas", "limitranges"}, nil, "list", "watch")}, d.cr.Rules); diff != "" {
 		t.Errorf("ClusterRole rules (-want +got):\n%s", diff)
 	}
 	for _, kind := range []string{"Role", "RoleBinding", "Secret"} {

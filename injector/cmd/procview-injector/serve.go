@@ -70,8 +70,14 @@ func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logge
 	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}); err != nil {
 		return fmt.Errorf("namespace informer: %w", err)
 	}
+	for _, obj := range []client.Object{&corev1.ResourceQuota{}, &corev1.LimitRange{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			return fmt.Errorf("%T informer: %w", obj, err)
+		}
+	}
 	namespaces := webhook.NamespaceReader{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
-	inj := &webhook.Injector{Config: s.Config, Namespaces: namespaces, Metrics: metrics}
+	rules := webhook.RulesReader{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
+	inj := &webhook.Injector{Config: s.Config, Namespaces: namespaces, Rules: rules, Metrics: metrics}
 	srv.Register(webhook.Path, inj.Webhook(scheme))
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
