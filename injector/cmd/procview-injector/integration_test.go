@@ -65,12 +65,44 @@ type env struct {
 
 func TestAgainstAPIServer(t *testing.T) {
 	cp := kubetest.Start(t)
+	s := settings{Config: inject.DefaultConfig()}
+	e := newEnv(t, cp, s)
+	ctx, c := e.ctx, e.c
+
+	for _, ns := range []corev1.Namespace{
+		{ObjectMeta: metav1.ObjectMeta{Name: "apps"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}, // the webhook is not called here
+		{ObjectMeta: metav1.ObjectMeta{Name: "down"}},  // a second webhook that is down
+		{ObjectMeta: metav1.ObjectMeta{Name: "secure", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}},
+	} {
+		if err := c.Create(ctx, &ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.registerWebhook("procview", e.hookPort, cp.CAPEM, admissionregistrationv1.Fail,
+		metav1.LabelSelectorOperator("NotIn"), []string{"plain", "down"})
+	e.waitInjecting("apps")
+
+	t.Run("unannotated pod untouched", e.testUnannotated)
+	t.Run("injected pod stored", e.testInjected)
+	t.Run("dry-run equals stored", e.testDryRunEqualsStored)
+	t.Run("re-admission is a no-op", e.testReadmission)
+	t.Run("warnings reach the client", e.testWarnings)
+	t.Run("PSA restricted namespace skipped", e.testPSA)
+	t.Run("invalid annotation denied", e.testInvalid)
+	t.Run("webhook down failurePolicy", e.testWebhookDown)
+	t.Run("wrong CA fails TLS", e.testWrongCA)
+	t.Run("metrics", e.testMetrics)
+}
+
+// newEnv serves the injector in-process with settings s (version "integration", loopback
+// ports) against cp and returns a client that collects the warnings.
+func newEnv(t *testing.T, cp *kubetest.ControlPlane, s settings) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
 	certDir := t.TempDir()
 	cp.ServingCert(t, certDir, "tls")
-	s := settings{Config: inject.DefaultConfig()}
 	s.Version = "integration"
 	hookPort, metricsPort, healthPort := kubetest.FreePort(t), kubetest.FreePort(t), kubetest.FreePort(t)
 	s.ListenAddr = "127.0.0.1:" + strconv.Itoa(hookPort)
@@ -111,31 +143,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	}
 	e := &env{t: t, ctx: ctx, c: c, warn: warn, cfg: s.Config, cp: cp, hookPort: hookPort,
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
-
-	for _, ns := range []corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: "apps"}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}, // the webhook is not called here
-		{ObjectMeta: metav1.ObjectMeta{Name: "down"}},  // a second webhook that is down
-		{ObjectMeta: metav1.ObjectMeta{Name: "secure", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}},
-	} {
-		if err := c.Create(ctx, &ns); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.registerWebhook("procview", hookPort, cp.CAPEM, admissionregistrationv1.Fail,
-		metav1.LabelSelectorOperator("NotIn"), []string{"plain", "down"})
-	e.waitInjecting("apps")
-
-	t.Run("unannotated pod untouched", e.testUnannotated)
-	t.Run("injected pod stored", e.testInjected)
-	t.Run("dry-run equals stored", e.testDryRunEqualsStored)
-	t.Run("re-admission is a no-op", e.testReadmission)
-	t.Run("warnings reach the client", e.testWarnings)
-	t.Run("PSA restricted namespace skipped", e.testPSA)
-	t.Run("invalid annotation denied", e.testInvalid)
-	t.Run("webhook down failurePolicy", e.testWebhookDown)
-	t.Run("wrong CA fails TLS", e.testWrongCA)
-	t.Run("metrics", e.testMetrics)
+	return e
 }
 
 type syncBuffer struct {

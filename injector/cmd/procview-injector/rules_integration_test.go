@@ -1,0 +1,107 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+
+	"github.com/procview/procview/injector/inject"
+	"github.com/procview/procview/injector/internal/kubetest"
+	"github.com/procview/procview/injector/internal/testpods"
+)
+
+// TestAdmissionAgainstAPIServer submits each row of issue 15's table (a namespace with its
+// ResourceQuotas and LimitRanges, then the opted-in pod) through the webhook to a real
+// kube-apiserver: the pod is admitted, injected or skipped with the warning naming the rule.
+// The same pod injected without the rules is refused by the API server, which shows the
+// case is real.
+func TestAdmissionAgainstAPIServer(t *testing.T) {
+	cp := kubetest.Start(t)
+	e := newEnv(t, cp, settings{Config: inject.DefaultConfig()})
+	e.registerWebhook("procview", e.hookPort, cp.CAPEM, admissionregistrationv1.Fail, "NotIn", []string{"kube-system"})
+	for _, ns := range []string{"probe"} {
+		if err := e.c.Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitInjecting("probe")
+	for _, tc := range []struct {
+		file     string
+		injected bool
+		warning  string // in the client's warnings
+		naive    string // the API server's refusal of the pod injected without the rules; "" : admitted
+	}{
+		{"quota-limits", true, "ResourceQuota q limits.cpu requires a limit", "must specify limits.cpu for: procview"},
+		{"quota-full", false, "ResourceQuota q requests.memory", "exceeded quota"},
+		{"limitrange-min", true, "", ""}, // procview.dev/sidecar-memory: 64Mi sets the request too (16Mi before: refused by the min)
+		{"limitrange-min-default", true, "LimitRange lr (Container) min", "minimum"},
+		{"limitrange-ratio", true, "maxLimitRequestRatio", "memory max limit to request ratio per Container is 1"},
+		{"limitrange-default-max", true, "LimitRange lr (Container) default", ""},
+		{"limitrange-too-small", false, "LimitRange tiny (Container) max", "maximum memory usage per Container is 8Mi"},
+		{"limitrange-pod-max", false, "LimitRange per-pod (Pod) max", "maximum memory usage per Pod is 256Mi"},
+		{"pod-level-resources", true, "pod-level resources", "must be greater than or equal to aggregate container"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c := testpods.ReadCase(t, "../../inject/testdata/pods/"+tc.file+".yaml")
+			ns := "t-" + tc.file
+			if err := e.c.Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+				t.Fatal(err)
+			}
+			var rules inject.Rules
+			for _, q := range c.Quotas {
+				q.Namespace, q.ResourceVersion = ns, ""
+				status := q.Status
+				if err := e.c.Create(e.ctx, &q); err != nil {
+					t.Fatal(err)
+				}
+				// No quota controller runs here: set the status it would (admission refuses pods while it is unknown).
+				q.Status = status
+				if err := e.c.Status().Update(e.ctx, &q); err != nil {
+					t.Fatal(err)
+				}
+				rules.Quotas = append(rules.Quotas, q)
+			}
+			for _, lr := range c.LimitRanges {
+				lr.Namespace = ns
+				if err := e.c.Create(e.ctx, &lr); err != nil {
+					t.Fatal(err)
+				}
+				rules.LimitRanges = append(rules.LimitRanges, lr)
+			}
+			// The pod injected as before this change (rules unknown, pod-level resources as they
+			// were), created with an annotation the webhook leaves alone.
+			naive, err := inject.Inject(c.Pod, inject.NamespaceInfo{Name: ns}, e.cfg)
+			if err != nil || naive.Skip != inject.NotSkipped {
+				t.Fatalf("naive injection: %v %s", err, naive.Skip)
+			}
+			np := naive.Pod.DeepCopy()
+			np.Namespace, np.Name = ns, "naive"
+			np.Spec.Resources = c.Pod.Spec.Resources // the pod-level resources as submitted
+			np.Annotations[inject.AnnotationInject] = "false" // the webhook leaves it as it is
+			err = e.c.Create(e.ctx, np, client.DryRunAll)
+			switch {
+			case tc.naive == "" && err != nil:
+				t.Errorf("the pod injected without the rules: %v, want admitted", err)
+			case tc.naive != "" && (err == nil || !strings.Contains(err.Error(), tc.naive)):
+				t.Errorf("the pod injected without the rules: %v, want an error with %q", err, tc.naive)
+			}
+			e.warn.take()
+
+			p := c.Pod.DeepCopy()
+			p.Namespace = ns
+			got := e.create(t, p)
+			if hasSidecar(got) != tc.injected {
+				t.Errorf("injected %v, want %v (init containers %v)", hasSidecar(got), tc.injected, got.Spec.InitContainers)
+			}
+			w := strings.Join(e.warn.take(), "\n")
+			if !strings.Contains(w, tc.warning) {
+				t.Errorf("warnings %q lack %q", w, tc.warning)
+			}
+		})
+	}
+}
