@@ -68,6 +68,20 @@ func checkFacts(t testing.TB, path string, in Input, got []byte) {
 		if cpus != n {
 			t.Errorf("stat: %d cpuN lines, want %d", cpus, n)
 		}
+		// now − btime must be the container's uptime: btime = host boot + container start.
+		hostBtime, _ := statValue(in.Host.Stat, "btime")
+		if btime, ok := statValue(got, "btime"); ok && in.Snap.Start > 0 && in.Snap.Start <= in.Now && in.Now < 1<<50 {
+			if want := hostBtime + uint64(in.Snap.Start/time.Second); btime != want {
+				t.Errorf("stat: btime %d, want host btime %d + start %v = %d", btime, hostBtime, in.Snap.Start, want)
+			}
+		}
+		tasks := in.Snap.Tasks
+		if r, _ := statValue(got, "procs_running"); r != uint64(min(tasks.Running+1, max(tasks.Total, 1))) {
+			t.Errorf("stat: procs_running %d, want the container's %d running + the reader", r, tasks.Running)
+		}
+		if b, _ := statValue(got, "procs_blocked"); b != uint64(tasks.Blocked) {
+			t.Errorf("stat: procs_blocked %d, want the container's %d", b, tasks.Blocked)
+		}
 	case "proc/uptime":
 		f := strings.Fields(string(got))
 		up, err1 := strconv.ParseFloat(f[0], 64)
@@ -108,6 +122,17 @@ func checkFacts(t testing.TB, path string, in Input, got []byte) {
 			t.Errorf("online %q, want %q", got, want)
 		}
 	}
+}
+
+// statValue is the number after key in /proc/stat content b.
+func statValue(b []byte, key string) (uint64, bool) {
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == key {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }
 
 func TestUptimeIdleNeverNegative(t *testing.T) {

@@ -73,7 +73,7 @@ func TestNeedsAreMinimal(t *testing.T) {
 	}{
 		"proc/meminfo":                  {cgroup.NeedMemory | cgroup.NeedSwap, HostMemInfo},
 		"proc/cpuinfo":                  {cgroup.NeedCPULimit, HostCPUInfo | HostOnline},
-		"proc/stat":                     {cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, HostStat | HostOnline},
+		"proc/stat":                     {cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart | cgroup.NeedTasks, HostStat | HostOnline},
 		"proc/uptime":                   {cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, HostOnline},
 		"proc/loadavg":                  {cgroup.NeedTasks, 0},
 		"proc/diskstats":                {cgroup.NeedIO, HostDiskStats},

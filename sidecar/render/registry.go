@@ -6,7 +6,7 @@ import "github.com/procview/procview/sidecar/cgroup"
 var files = []File{
 	{Path: "proc/meminfo", Need: cgroup.NeedMemory | cgroup.NeedSwap, Host: HostMemInfo, Render: renderMeminfo},
 	{Path: "proc/cpuinfo", Need: cgroup.NeedCPULimit, Host: HostCPUInfo | HostOnline, Render: renderCpuinfo},
-	{Path: "proc/stat", Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, Host: HostStat | HostOnline, Render: renderStat},
+	{Path: "proc/stat", Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart | cgroup.NeedTasks, Host: HostStat | HostOnline, Render: renderStat},
 	{Path: "proc/uptime", Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, Host: HostOnline, Render: renderUptime},
 	{Path: "proc/loadavg", Need: cgroup.NeedTasks, Load: true, Render: renderLoadavg},
 	{Path: "proc/diskstats", Need: cgroup.NeedIO, Host: HostDiskStats, Render: renderDiskstats},

@@ -9,7 +9,9 @@ import (
 // renderStat replaces the host's cpu lines with the container's: one line per visible CPU,
 // renumbered from 0, from its cgroup CPU time (v1 per-CPU where it fits, otherwise User/System
 // spread evenly); idle is the container's lifetime on that CPU minus its use, never negative.
-// Other lines are the host's.
+// btime is the host's boot plus the container's start, so now − btime is the container's
+// uptime as /proc/uptime shows it; procs_running and procs_blocked count the container's own
+// threads (the reader among the running, as the kernel counts it). Other lines are the host's.
 func renderStat(dst []byte, in Input) ([]byte, error) {
 	visible := VisibleCPUs(in)
 	perCPU := perCPUFits(in, visible)
@@ -29,10 +31,39 @@ func renderStat(dst []byte, in Input) ([]byte, error) {
 		if bytes.HasPrefix(line, []byte("cpu")) || len(line) == 0 {
 			continue
 		}
+		if v, ok := statLine(line, in); ok {
+			dst = append(dst, v...)
+			dst = append(dst, '\n')
+			continue
+		}
 		dst = append(dst, line...)
 		dst = append(dst, '\n')
 	}
 	return dst, nil
+}
+
+// statLine returns the container's value of a /proc/stat line that has one.
+func statLine(line []byte, in Input) ([]byte, bool) {
+	key, rest := nextField(line)
+	var v uint64
+	switch string(key) {
+	case "btime":
+		host, _ := nextField(rest)
+		b, err := strconv.ParseUint(string(host), 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		v = b + uint64(max(0, in.Now-age(in))/time.Second)
+	case "procs_running":
+		t := in.Snap.Tasks
+		v = uint64(min(t.Running+1, max(t.Total, 1)))
+	case "procs_blocked":
+		v = uint64(in.Snap.Tasks.Blocked)
+	default:
+		return nil, false
+	}
+	out := append(append([]byte(nil), key...), ' ')
+	return strconv.AppendUint(out, v, 10), true
 }
 
 type cpuTime struct{ user, system, idle uint64 } // clock ticks
