@@ -373,103 +373,114 @@ func (d *deployed) checkCommon(t *testing.T) {
 		if d.mwc.Name != d.s.WebhookConfig {
 			t.Errorf("MutatingWebhookConfiguration %q, %s_WEBHOOK_CONFIG %q", d.mwc.Name, inject.EnvPrefix, d.s.WebhookConfig)
 		}
-		if len(d.mwc.Webhooks) != 1 {
-			t.Fatalf("%d webhooks, want 1", len(d.mwc.Webhooks))
+		// Two entries (annotated pods; unannotated pods in namespaces labelled enabled), each
+		// called only for its candidates: TestOutageAgainstAPIServer runs them in a real API server.
+		var names []string
+		for _, w := range d.mwc.Webhooks {
+			names = append(names, w.Name)
 		}
-		w := d.mwc.Webhooks[0]
-		if w.SideEffects == nil || *w.SideEffects != admissionregistrationv1.SideEffectClassNone {
-			t.Errorf("sideEffects %v, want None", str(w.SideEffects))
+		if diff := cmp.Diff([]string{"annotated.inject.procview.dev", "namespace.inject.procview.dev"}, names); diff != "" {
+			t.Fatalf("webhooks (-want +got):\n%s", diff)
 		}
-		if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Ignore {
-			t.Errorf("failurePolicy %v, want Ignore (README.md explains why)", str(w.FailurePolicy))
-		}
-		if w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy {
-			t.Errorf("reinvocationPolicy %v, want IfNeeded", str(w.ReinvocationPolicy))
-		}
-		if w.MatchPolicy == nil || *w.MatchPolicy != admissionregistrationv1.Equivalent {
-			t.Errorf("matchPolicy %v, want Equivalent", str(w.MatchPolicy))
-		}
-		if w.TimeoutSeconds == nil || *w.TimeoutSeconds < 1 || *w.TimeoutSeconds > 10 {
-			t.Errorf("timeoutSeconds %v, want 1..10", str(w.TimeoutSeconds))
-		}
-		if diff := cmp.Diff([]string{"v1"}, w.AdmissionReviewVersions); diff != "" {
-			t.Errorf("admissionReviewVersions (-want +got):\n%s", diff)
-		}
-		wantRules := []admissionregistrationv1.RuleWithOperations{{
-			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-			Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
-				Resources: []string{"pods"}, Scope: ptrTo(admissionregistrationv1.NamespacedScope)},
-		}}
-		if diff := cmp.Diff(wantRules, w.Rules); diff != "" {
-			t.Errorf("rules (-want +got):\n%s", diff)
-		}
-		s := w.ClientConfig.Service
-		if s == nil || s.Namespace != d.namespace || s.Name != d.svc.Name || s.Path == nil || *s.Path != webhook.Path ||
-			s.Port == nil || *s.Port != 443 || w.ClientConfig.URL != nil {
-			t.Errorf("clientConfig %+v, want service %s/%s port 443 path %s", w.ClientConfig, d.namespace, d.svc.Name, webhook.Path)
-		}
-		if d.s.ServiceName != d.svc.Name {
-			t.Errorf("%s_SERVICE_NAME %q, Service %q", inject.EnvPrefix, d.s.ServiceName, d.svc.Name)
-		}
-		if len(w.ClientConfig.CABundle) != 0 {
-			t.Error("caBundle set in the manifest; it is filled in at run time")
-		}
-		// The API server does not call the webhook where the injector would skip anyway.
-		nsSel, err := metav1.LabelSelectorAsSelector(w.NamespaceSelector)
-		if err != nil {
-			t.Fatal(err)
-		}
-		excluded := append(slices.Clone(d.s.ExcludedNamespaces), d.namespace)
-		for _, ns := range excluded {
-			if nsSel.Matches(labels.Set{corev1.LabelMetadataName: ns}) {
-				t.Errorf("namespaceSelector matches %s, which the injector excludes", ns)
+		for _, w := range d.mwc.Webhooks {
+			byLabel := strings.HasPrefix(w.Name, "namespace.")
+			if len(w.MatchConditions) != 1 || !strings.Contains(w.MatchConditions[0].Expression, "'procview.dev/inject'") {
+				t.Errorf("%s: matchConditions %+v, want one on the procview.dev/inject annotation", w.Name, w.MatchConditions)
 			}
-		}
-		for _, ns := range []string{"default", "apps"} {
-			if !nsSel.Matches(labels.Set{corev1.LabelMetadataName: ns}) {
-				t.Errorf("namespaceSelector does not match the namespace %s", ns)
+			if w.SideEffects == nil || *w.SideEffects != admissionregistrationv1.SideEffectClassNone {
+				t.Errorf("sideEffects %v, want None", str(w.SideEffects))
 			}
-		}
-		// The namespace label: the API server skips namespaces labelled disabled, but must call the
-		// webhook for unlabelled ones (annotated pods), enabled ones, and ones with another value
-		// (the injector warns about it). An excluded namespace stays excluded when labelled enabled.
-		for _, tc := range []struct {
-			ns, value string
-			match     bool
-		}{
-			{"apps", inject.LabelInjectDisabled, false},
-			{"apps", inject.LabelInjectEnabled, true},
-			{"apps", "on", true},
-			{excluded[0], inject.LabelInjectEnabled, false},
-		} {
-			set := labels.Set{corev1.LabelMetadataName: tc.ns, inject.LabelInject: tc.value}
-			if got := nsSel.Matches(set); got != tc.match {
-				t.Errorf("namespaceSelector matches %v: %v, want %v", set, got, tc.match)
+			if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Fail {
+				t.Errorf("failurePolicy %v, want Fail (README.md explains why)", str(w.FailurePolicy))
 			}
-		}
-		if !slices.Contains(d.s.ExcludedNamespaces, d.namespace) {
-			t.Errorf("%s_EXCLUDED_NAMESPACES %v lacks the injector's own namespace %s", inject.EnvPrefix, d.s.ExcludedNamespaces, d.namespace)
-		}
-		// Names in the selector that the injector does not exclude would silently not be injected.
-		for _, req := range w.NamespaceSelector.MatchExpressions {
-			for _, v := range req.Values {
-				if req.Key == corev1.LabelMetadataName && !slices.Contains(d.s.ExcludedNamespaces, v) {
-					t.Errorf("namespaceSelector excludes %s, %s_EXCLUDED_NAMESPACES does not", v, inject.EnvPrefix)
+			if w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy {
+				t.Errorf("reinvocationPolicy %v, want IfNeeded", str(w.ReinvocationPolicy))
+			}
+			if w.MatchPolicy == nil || *w.MatchPolicy != admissionregistrationv1.Equivalent {
+				t.Errorf("matchPolicy %v, want Equivalent", str(w.MatchPolicy))
+			}
+			if w.TimeoutSeconds == nil || *w.TimeoutSeconds < 1 || *w.TimeoutSeconds > 10 {
+				t.Errorf("timeoutSeconds %v, want 1..10", str(w.TimeoutSeconds))
+			}
+			if diff := cmp.Diff([]string{"v1"}, w.AdmissionReviewVersions); diff != "" {
+				t.Errorf("admissionReviewVersions (-want +got):\n%s", diff)
+			}
+			wantRules := []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
+					Resources: []string{"pods"}, Scope: ptrTo(admissionregistrationv1.NamespacedScope)},
+			}}
+			if diff := cmp.Diff(wantRules, w.Rules); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+			s := w.ClientConfig.Service
+			if s == nil || s.Namespace != d.namespace || s.Name != d.svc.Name || s.Path == nil || *s.Path != webhook.Path ||
+				s.Port == nil || *s.Port != 443 || w.ClientConfig.URL != nil {
+				t.Errorf("clientConfig %+v, want service %s/%s port 443 path %s", w.ClientConfig, d.namespace, d.svc.Name, webhook.Path)
+			}
+			if d.s.ServiceName != d.svc.Name {
+				t.Errorf("%s_SERVICE_NAME %q, Service %q", inject.EnvPrefix, d.s.ServiceName, d.svc.Name)
+			}
+			if len(w.ClientConfig.CABundle) != 0 {
+				t.Error("caBundle set in the manifest; it is filled in at run time")
+			}
+			// The API server does not call the webhook where the injector would skip anyway.
+			nsSel, err := metav1.LabelSelectorAsSelector(w.NamespaceSelector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			excluded := append(slices.Clone(d.s.ExcludedNamespaces), d.namespace)
+			for _, ns := range excluded {
+				if nsSel.Matches(labels.Set{corev1.LabelMetadataName: ns}) {
+					t.Errorf("namespaceSelector matches %s, which the injector excludes", ns)
 				}
 			}
-			if req.Key != corev1.LabelMetadataName && req.Key != inject.LabelInject {
-				t.Errorf("namespaceSelector requires label %s, which the injector does not read", req.Key)
+			for _, ns := range []string{"default", "apps"} {
+				if nsSel.Matches(labels.Set{corev1.LabelMetadataName: ns}) == byLabel {
+					t.Errorf("%s: namespaceSelector matches the unlabelled namespace %s: %v", w.Name, ns, !byLabel)
+				}
 			}
-		}
-		objSel, err := metav1.LabelSelectorAsSelector(w.ObjectSelector)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if objSel.Matches(podLabels) {
-			t.Error("objectSelector matches the injector's own pods")
-		}
-		if !objSel.Matches(labels.Set{"app": "web"}) || !objSel.Matches(labels.Set{}) {
-			t.Error("objectSelector does not match ordinary pods")
+			// The namespace label: the API server skips namespaces labelled disabled, but must call the
+			// webhook for unlabelled ones (annotated pods), enabled ones, and ones with another value
+			// (the injector warns about it). An excluded namespace stays excluded when labelled enabled.
+			for _, tc := range []struct {
+				ns, value string
+				match     bool
+			}{
+				{"apps", inject.LabelInjectDisabled, false},
+				{"apps", inject.LabelInjectEnabled, true},
+				{"apps", "on", !byLabel},
+				{excluded[0], inject.LabelInjectEnabled, false},
+			} {
+				set := labels.Set{corev1.LabelMetadataName: tc.ns, inject.LabelInject: tc.value}
+				if got := nsSel.Matches(set); got != tc.match {
+					t.Errorf("namespaceSelector matches %v: %v, want %v", set, got, tc.match)
+				}
+			}
+			if !slices.Contains(d.s.ExcludedNamespaces, d.namespace) {
+				t.Errorf("%s_EXCLUDED_NAMESPACES %v lacks the injector's own namespace %s", inject.EnvPrefix, d.s.ExcludedNamespaces, d.namespace)
+			}
+			// Names in the selector that the injector does not exclude would silently not be injected.
+			for _, req := range w.NamespaceSelector.MatchExpressions {
+				for _, v := range req.Values {
+					if req.Key == corev1.LabelMetadataName && !slices.Contains(d.s.ExcludedNamespaces, v) {
+						t.Errorf("namespaceSelector excludes %s, %s_EXCLUDED_NAMESPACES does not", v, inject.EnvPrefix)
+					}
+				}
+				if req.Key != corev1.LabelMetadataName && req.Key != inject.LabelInject {
+					t.Errorf("namespaceSelector requires label %s, which the injector does not read", req.Key)
+				}
+			}
+			objSel, err := metav1.LabelSelectorAsSelector(w.ObjectSelector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if objSel.Matches(podLabels) {
+				t.Error("objectSelector matches the injector's own pods")
+			}
+			if !objSel.Matches(labels.Set{"app": "web"}) || !objSel.Matches(labels.Set{}) {
+				t.Error("objectSelector does not match ordinary pods")
+			}
 		}
 	})
 

@@ -81,7 +81,7 @@ func TestAdmissionAgainstAPIServer(t *testing.T) {
 			}
 			np := naive.Pod.DeepCopy()
 			np.Namespace, np.Name = ns, "naive"
-			np.Spec.Resources = c.Pod.Spec.Resources // the pod-level resources as submitted
+			np.Spec.Resources = c.Pod.Spec.Resources          // the pod-level resources as submitted
 			np.Annotations[inject.AnnotationInject] = "false" // the webhook leaves it as it is
 			err = e.c.Create(e.ctx, np, client.DryRunAll)
 			switch {
