@@ -2,8 +2,10 @@
 # Runs the injector (bin/procview-injector serve) on the host at 127.0.0.1:$WEBHOOK_PORT with a
 # serving cert from the node's CA, and registers a MutatingWebhookConfiguration that calls it by
 # clientConfig.url (the API server always reaches the host's loopback; no Service, no kube-proxy).
-# failurePolicy Fail: a broken injector shows up as failing pod creation in the tests.
-# The injector reads namespaces with its own identity (client cert, RBAC: namespaces get/list/watch).
+# The two entries of deploy/base/webhook.yaml (matchConditions: only candidates are sent), without its namespace
+# exclusions (the e2e tests check the injector's own skip of kube-system), failurePolicy Fail:
+# a broken injector shows up as failing creation of opted-in pods in the tests.
+# The injector reads namespaces, ResourceQuotas and LimitRanges with its own identity (client cert, RBAC).
 # Needs a running node (up.sh). Re-running replaces the running injector.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +38,9 @@ rules:
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [resourcequotas, limitranges]
+  verbs: [list, watch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -69,7 +74,7 @@ apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
 metadata: {name: procview-node-injector}
 webhooks:
-- name: inject.procview.dev
+- name: annotated.inject.procview.dev
   admissionReviewVersions: [v1]
   sideEffects: None
   failurePolicy: Fail
@@ -78,6 +83,26 @@ webhooks:
   clientConfig:
     url: https://127.0.0.1:$WEBHOOK_PORT/inject
     caBundle: $cabundle
+  matchConditions:
+  - name: opt-in
+    expression: "has(object.metadata.annotations) && 'procview.dev/inject' in object.metadata.annotations && object.metadata.annotations['procview.dev/inject'] != 'false'"
+  rules:
+  - {operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods], scope: Namespaced}
+- name: namespace.inject.procview.dev
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  reinvocationPolicy: IfNeeded
+  timeoutSeconds: 10
+  clientConfig:
+    url: https://127.0.0.1:$WEBHOOK_PORT/inject
+    caBundle: $cabundle
+  namespaceSelector:
+    matchExpressions:
+    - {key: procview.dev/inject, operator: In, values: [enabled]}
+  matchConditions:
+  - name: opt-in
+    expression: "!has(object.metadata.annotations) || !('procview.dev/inject' in object.metadata.annotations)"
   rules:
   - {operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods], scope: Namespaced}
 EOF
