@@ -167,6 +167,10 @@ func parseIOStatV2(b []byte) []IODevice {
 				d.ReadIOs = n
 			case "wios":
 				d.WriteIOs = n
+			case "dbytes":
+				d.DiscardBytes = n
+			case "dios":
+				d.DiscardIOs = n
 			}
 		}
 		devs = append(devs, d)

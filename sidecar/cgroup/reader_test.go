@@ -48,7 +48,7 @@ func TestReadFixtures(t *testing.T) {
 			},
 			CPU: CPU{QuotaUS: 50000, PeriodUS: 100000, Cpuset: []int{0, 1, 2, 3}, User: 7 * time.Second, System: 3 * time.Second},
 			IO: []IODevice{
-				{Major: 8, Minor: 0, ReadBytes: 1048576, WriteBytes: 2097152, ReadIOs: 100, WriteIOs: 200},
+				{Major: 8, Minor: 0, ReadBytes: 1048576, WriteBytes: 2097152, ReadIOs: 100, WriteIOs: 200, DiscardBytes: 8192, DiscardIOs: 2},
 				{Major: 253, Minor: 0, ReadBytes: 4096, WriteBytes: 8192, ReadIOs: 1, WriteIOs: 2},
 			},
 			Tasks: Tasks{Total: 4, Running: 2, Blocked: 1, LastPID: 104},

@@ -96,6 +96,8 @@ type IODevice struct {
 	WriteMerged           uint64        // v1 only
 	ReadTime, WriteTime   time.Duration // v1 only (blkio.io_service_time)
 	InFlight              uint64        // v1 only (blkio.io_queued)
+	DiscardBytes          uint64        // v2 only (io.stat dbytes)
+	DiscardIOs            uint64        // v2 only (io.stat dios)
 }
 
 // Tasks counts the cgroup's threads by state, for /proc/loadavg.

@@ -3,28 +3,54 @@ package render
 import (
 	"strconv"
 	"time"
+
+	"github.com/procview/procview/sidecar/cgroup"
 )
 
-// renderDiskstats lists only the devices the container did I/O on, named as on the host, with
-// its own counters (cgroup v2 io.stat has no merges or times: those are 0).
+// renderDiskstats lists the host's block devices as the kernel does (same devices, order and
+// number of columns), each with the container's own counters, zeros where it did no I/O.
+// What no cgroup has is 0: merges and times exist only with v1's CFQ/BFQ files
+// (blkio.io_merged, blkio.io_service_time, blkio.io_queued), v2 io.stat has none of them but
+// has discards (dios, dbytes); flushes and the time spent discarding are counted by none.
+// io_ticks and time_in_queue are the service time where there is one.
 func renderDiskstats(dst []byte, in Input) ([]byte, error) {
-	for _, d := range in.Snap.IO {
-		name := diskName(in.Host.DiskStats, d.Major, d.Minor)
-		if name == nil {
+	host := in.Host.DiskStats
+	for len(host) > 0 {
+		var line []byte
+		line, host = nextLine(host)
+		majF, rest := nextField(line)
+		minF, rest := nextField(rest)
+		name, rest := nextField(rest)
+		major, err1 := strconv.ParseUint(string(majF), 10, 32)
+		minor, err2 := strconv.ParseUint(string(minF), 10, 32)
+		if err1 != nil || err2 != nil || len(name) == 0 {
 			continue
 		}
-		dst = appendPadded(dst, uint64(d.Major), 4)
+		cols := 0
+		for f, r := nextField(rest); len(f) > 0; f, r = nextField(r) {
+			cols++
+		}
+		var d cgroup.IODevice
+		for _, c := range in.Snap.IO {
+			if uint64(c.Major) == major && uint64(c.Minor) == minor {
+				d = c
+				break
+			}
+		}
+		dst = appendPadded(dst, major, 4)
 		dst = append(dst, ' ')
-		dst = appendPadded(dst, uint64(d.Minor), 7)
+		dst = appendPadded(dst, minor, 7)
 		dst = append(dst, ' ')
 		dst = append(dst, name...)
 		ioMS := uint64((d.ReadTime + d.WriteTime) / time.Millisecond)
-		for _, v := range []uint64{
+		vals := [...]uint64{
 			d.ReadIOs, d.ReadMerged, d.ReadBytes / 512, uint64(d.ReadTime / time.Millisecond),
 			d.WriteIOs, d.WriteMerged, d.WriteBytes / 512, uint64(d.WriteTime / time.Millisecond),
 			d.InFlight, ioMS, ioMS,
-			0, 0, 0, 0, 0, 0, // discards and flushes: no cgroup counts them
-		} {
+			d.DiscardIOs, 0, d.DiscardBytes / 512, 0, // discards: ios, merges, sectors, ms
+			0, 0, // flushes: no cgroup counts them
+		}
+		for _, v := range vals[:min(cols, len(vals))] {
 			dst = append(dst, ' ')
 			dst = strconv.AppendUint(dst, v, 10)
 		}
@@ -42,23 +68,6 @@ func appendPadded(dst []byte, v uint64, width int) []byte {
 	return append(dst, n...)
 }
 
-// diskName finds the device name of major:minor in the host's diskstats ("   8       0 sda ...").
-// The list is short and so is the container's device list: a scan beats building a map.
-func diskName(host []byte, major, minor uint32) []byte {
-	for len(host) > 0 {
-		var line []byte
-		line, host = nextLine(host)
-		maj, line := nextField(line)
-		min, line := nextField(line)
-		name, _ := nextField(line)
-		if len(name) == 0 || !uintIs(maj, major) || !uintIs(min, minor) {
-			continue
-		}
-		return name
-	}
-	return nil
-}
-
 // nextField returns the first space-separated field of b and what follows it.
 func nextField(b []byte) (field, rest []byte) {
 	i := 0
@@ -70,19 +79,4 @@ func nextField(b []byte) (field, rest []byte) {
 		j++
 	}
 	return b[i:j], b[j:]
-}
-
-// uintIs reports whether the decimal digits in b spell v.
-func uintIs(b []byte, v uint32) bool {
-	if len(b) == 0 || len(b) > 10 {
-		return false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	return n == uint64(v)
 }

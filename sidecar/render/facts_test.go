@@ -94,6 +94,36 @@ func checkFacts(t testing.TB, path string, in Input, got []byte) {
 				t.Errorf("uptime %v, want the container's age %.2f", up, want)
 			}
 		}
+	case "proc/diskstats":
+		// The host's devices, in its order and with its number of columns; the container's
+		// counters on its devices, zeros on the others.
+		hostLines := strings.Split(strings.TrimSpace(string(in.Host.DiskStats)), "\n")
+		gotLines := strings.Split(strings.TrimSpace(string(got)), "\n")
+		if len(gotLines) != len(hostLines) {
+			t.Errorf("diskstats: %d devices, want the host's %d", len(gotLines), len(hostLines))
+			return
+		}
+		for i, l := range gotLines {
+			g, h := strings.Fields(l), strings.Fields(hostLines[i])
+			if len(g) != len(h) || g[0] != h[0] || g[1] != h[1] || g[2] != h[2] {
+				t.Errorf("diskstats: line %q, host has %q", l, hostLines[i])
+				continue
+			}
+			var d cgroup.IODevice
+			for _, c := range in.Snap.IO {
+				if strconv.Itoa(int(c.Major)) == g[0] && strconv.Itoa(int(c.Minor)) == g[1] {
+					d = c
+				}
+			}
+			want := map[int]uint64{3: d.ReadIOs, 5: d.ReadBytes / 512, 7: d.WriteIOs, 9: d.WriteBytes / 512, 14: d.DiscardIOs, 16: d.DiscardBytes / 512}
+			for col, w := range want {
+				if col < len(g) {
+					if v, _ := strconv.ParseUint(g[col], 10, 64); v != w {
+						t.Errorf("diskstats: %s column %d = %d, want %d", g[2], col+1, v, w)
+					}
+				}
+			}
+		}
 	case "proc/swaps":
 		var sum uint64
 		for _, l := range strings.Split(string(got), "\n")[1:] {
@@ -147,5 +177,16 @@ func TestUptimeIdleNeverNegative(t *testing.T) {
 	got, _ = renderUptime(nil, Input{Snap: snap, Host: host, Now: 110 * time.Second})
 	if string(got) != "10.00 6.00\n" {
 		t.Errorf("uptime %q, want 10.00 6.00", got)
+	}
+}
+
+// Older kernels print fewer columns (11 before 4.18, 14 before 5.5): the view prints as many.
+func TestDiskstatsKeepsTheHostsColumns(t *testing.T) {
+	host := &Host{DiskStats: []byte("   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n   8       1 sda1 1 2 3 4 5 6 7 8 9 10 11 12 13 14\n")}
+	snap := &cgroup.Snapshot{IO: []cgroup.IODevice{{Major: 8, Minor: 1, ReadIOs: 5, DiscardIOs: 7}}}
+	got, _ := renderDiskstats(nil, Input{Snap: snap, Host: host})
+	want := "   8       0 sda 0 0 0 0 0 0 0 0 0 0 0\n   8       1 sda1 5 0 0 0 0 0 0 0 0 0 0 7 0 0\n"
+	if string(got) != want {
+		t.Errorf("diskstats:\n%s\nwant\n%s", got, want)
 	}
 }

@@ -80,7 +80,7 @@ var cases = []renderCase{{
 		Memory: cgroup.Memory{Limit: 512 * mib, Usage: 100 * mib, SwapAccounting: true, SwapLimit: 64 * mib, SwapUsage: 16 * mib,
 			Stat: cgroup.MemoryStat{Anon: 90 * mib, File: 10 * mib, ActiveAnon: 90 * mib, ActiveFile: 10 * mib}},
 		CPU:   cgroup.CPU{QuotaUS: 400000, PeriodUS: 100000, Cpuset: []int{2}, User: 100 * time.Second, System: 50 * time.Second},
-		IO:    []cgroup.IODevice{{Major: 254, Minor: 0, ReadBytes: 4096, ReadIOs: 1}},
+		IO:    []cgroup.IODevice{{Major: 254, Minor: 0, ReadBytes: 4096, ReadIOs: 1, DiscardIOs: 2, DiscardBytes: 8192}},
 		Tasks: cgroup.Tasks{Total: 3, Running: 3, LastPID: 99},
 		Start: 100 * time.Second,
 	},
