@@ -214,6 +214,9 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 	}
 	if hasSidecar(pod) {
 		if raw, ok := pod.Annotations[AnnotationStatus]; ok {
+			if w := foreignStatus(pod); w != "" {
+				return skip(SkipForeignStatusPod, w)
+			}
 			return complete(pod, raw)
 		}
 		return skip(SkipNameConflict, fmt.Sprintf("procview: not injected: the pod already has a container named %q", SidecarName))
@@ -225,6 +228,9 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 	}
 	if pod.Spec.HostPID {
 		return skip(SkipHostPID, append(warnings, "procview: not injected: hostPID pods see the host's processes and cannot share a pod PID namespace")...)
+	}
+	if r, w := unsupported(pod); r != NotSkipped {
+		return skip(r, append(warnings, w)...)
 	}
 	if isWindows(pod) {
 		return skip(SkipWindows, append(warnings, "procview: not injected: Windows pods have no /proc")...)
@@ -265,9 +271,6 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 		}
 	}
 
-	if p := pod.Spec.ShareProcessNamespace; p != nil && !*p {
-		warnings = append(warnings, "procview: set shareProcessNamespace to true (was false): the sidecar finds each reader's container through the shared PID namespace")
-	}
 	pod.Spec.ShareProcessNamespace = ptr(true)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
 		Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
@@ -301,7 +304,7 @@ func complete(pod *corev1.Pod, raw string) (Result, error) {
 		}
 	}
 	var added []string
-	var warnings []string
+	warnings := sidecarFirst(pod)
 	for _, c := range appContainers(pod) {
 		if _, done := st.Containers[c.Name]; done {
 			continue
@@ -311,8 +314,11 @@ func complete(pod *corev1.Pod, raw string) (Result, error) {
 		st.Containers[c.Name] = names
 		added = append(added, c.Name)
 	}
-	if len(added) == 0 {
+	if len(added) == 0 && len(warnings) == 0 {
 		return Result{Pod: pod, Skip: SkipAlreadyInjected}, nil
+	}
+	if len(added) == 0 {
+		return Result{Pod: pod, Warnings: warnings}, nil
 	}
 	pod.Annotations[AnnotationStatus] = marshalStatus(st)
 	warnings = append(warnings, fmt.Sprintf("procview: added the view to containers created after injection: %s", strings.Join(added, ", ")))

@@ -10,6 +10,8 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/procview/procview/injector/inject"
 )
 
 // patchFor returns the JSON patch that turns pod in into out, built from the few places
@@ -22,6 +24,40 @@ import (
 // controller-runtime's defaulter marshals the mutated pod and diffs it with the submitted JSON
 // (both decoded into maps): most of an admission's CPU and allocation.
 func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
+	if moved, k := sidecarMovedFirst(in, out); moved != nil {
+		// Reinvocation after another webhook put an init container in front of the sidecar: the
+		// sidecar (unchanged) moves back to the front, then the rest is patched as usual.
+		rest, ok := patchAdds(moved, out)
+		if !ok {
+			return nil, false
+		}
+		return append([]jsonpatch.Operation{
+			jsonpatch.NewOperation("remove", "/spec/initContainers/"+strconv.Itoa(k), nil),
+			jsonpatch.NewOperation("add", "/spec/initContainers/0", in.Spec.InitContainers[k]),
+		}, rest...), true
+	}
+	return patchAdds(in, out)
+}
+
+// sidecarMovedFirst returns in with its sidecar moved to the front, and where it was, when out
+// has the sidecar first and in has it further back; nil otherwise.
+func sidecarMovedFirst(in, out *corev1.Pod) (*corev1.Pod, int) {
+	ic, oc := in.Spec.InitContainers, out.Spec.InitContainers
+	if len(oc) == 0 || oc[0].Name != inject.SidecarName {
+		return nil, 0
+	}
+	for k := 1; k < len(ic); k++ {
+		if ic[k].Name == inject.SidecarName {
+			m := *in
+			m.Spec.InitContainers = append([]corev1.Container{ic[k]}, append(slices.Clone(ic[:k]), ic[k+1:]...)...)
+			return &m, k
+		}
+	}
+	return nil, 0
+}
+
+// patchAdds is patchFor for changes that are all adds.
+func patchAdds(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	// out with each change this function patches undone, field by field (a shallow copy: no
 	// field of out is modified): it must equal in.
 	rest := *out
@@ -133,7 +169,8 @@ func podLevelShare(in, out *corev1.ResourceRequirements, add func(string, any)) 
 
 // marshalPatch encodes ops as a JSON patch in one pass. controller-runtime encodes
 // jsonpatch.Operation values through their MarshalJSON, whose output encoding/json then
-// re-scans: 6 % of an admission's CPU. Every operation patchFor makes is an add.
+// re-scans: 6 % of an admission's CPU. Every operation patchFor makes is an add, except the
+// remove of a sidecar moved back to the front.
 func marshalPatch(ops []jsonpatch.Operation) ([]byte, error) {
 	type op struct {
 		Op    string `json:"op"`
@@ -144,7 +181,7 @@ func marshalPatch(ops []jsonpatch.Operation) ([]byte, error) {
 	for i, o := range ops {
 		out[i] = op{o.Operation, o.Path, o.Value}
 	}
-	return json.Marshal(out)
+	return json.Marshal(out) // a remove carries "value":null, which RFC 6902 ignores
 }
 
 // appended returns what out has after in, if out starts with in.

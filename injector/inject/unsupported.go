@@ -1,0 +1,81 @@
+package inject
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Skip reasons for pods the sidecar cannot serve or that chose otherwise.
+const (
+	SkipMirrorPod        SkipReason = "mirror-pod"          // a static pod's mirror: the kubelet runs the static pod, not what we would add
+	SkipHostUsers        SkipReason = "host-users-false"    // hostUsers: false (user namespace): no privileged container allowed
+	SkipNoShareProcess   SkipReason = "share-process-false" // the pod sets shareProcessNamespace: false
+	SkipForeignStatusPod SkipReason = "status-without-view" // procview.dev/status and a container named procview, but not our volume
+	annotationMirror                = "kubernetes.io/config.mirror"
+	labelOS                         = "kubernetes.io/os"
+)
+
+func init() {
+	SkipReasons = append(SkipReasons, SkipMirrorPod, SkipHostUsers, SkipNoShareProcess, SkipForeignStatusPod)
+}
+
+// unsupported tells why an opted-in pod must be left alone before anything is added, with the
+// warning to give; NotSkipped when none applies.
+func unsupported(pod *corev1.Pod) (SkipReason, string) {
+	switch {
+	case pod.Annotations[annotationMirror] != "":
+		return SkipMirrorPod, "procview: not injected: a mirror pod only reflects a static pod the kubelet runs from its manifest (add the sidecar there, e.g. with procview-injector inject)"
+	case pod.Spec.HostUsers != nil && !*pod.Spec.HostUsers:
+		return SkipHostUsers, "procview: not injected: the pod sets hostUsers: false, and a pod in a user namespace cannot have the privileged procview sidecar"
+	case pod.Spec.ShareProcessNamespace != nil && !*pod.Spec.ShareProcessNamespace:
+		return SkipNoShareProcess, "procview: not injected: the pod sets shareProcessNamespace: false, and the view needs a shared PID namespace (it would let the containers see each other's processes and environment); remove the field or set it to true to get the view"
+	case pinnedToWindows(pod):
+		return SkipWindows, "procview: not injected: the pod's node affinity allows only Windows nodes, which have no /proc"
+	}
+	return NotSkipped, ""
+}
+
+// pinnedToWindows tells whether the pod's required node affinity admits only Windows nodes:
+// every term requires kubernetes.io/os in a set of Windows values only.
+func pinnedToWindows(pod *corev1.Pod) bool {
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return false
+	}
+	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	if len(terms) == 0 {
+		return false
+	}
+	for _, term := range terms {
+		windows := false
+		for _, e := range term.MatchExpressions {
+			if e.Key != labelOS || e.Operator != corev1.NodeSelectorOpIn || len(e.Values) == 0 {
+				continue
+			}
+			only := true
+			for _, v := range e.Values {
+				only = only && strings.EqualFold(v, "windows")
+			}
+			windows = windows || only
+		}
+		if !windows {
+			return false
+		}
+	}
+	return true
+}
+
+// foreignStatus tells why a pod with a container named procview and a status annotation was
+// not injected by us (no procview emptyDir): completing it would mount a volume that does not
+// exist and the API server would refuse the pod.
+func foreignStatus(pod *corev1.Pod) string {
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == VolumeName && v.EmptyDir != nil {
+			return ""
+		}
+	}
+	return fmt.Sprintf("procview: not injected: the pod has %s and a container named %q but no emptyDir volume %q: it was not injected by procview; remove the annotation or rename the container",
+		AnnotationStatus, SidecarName, VolumeName)
+}
