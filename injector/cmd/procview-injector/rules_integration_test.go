@@ -45,6 +45,12 @@ func TestAdmissionAgainstAPIServer(t *testing.T) {
 		{"limitrange-too-small", false, "LimitRange tiny (Container) max", "maximum memory usage per Container is 8Mi"},
 		{"limitrange-pod-max", false, "LimitRange per-pod (Pod) max", "maximum memory usage per Pod is 256Mi"},
 		{"pod-level-resources", true, "pod-level resources", "must be greater than or equal to aggregate container"},
+		// The other rows: respected and skipped with a warning, the pod admitted unchanged.
+		{"share-process-false", false, "shareProcessNamespace: false", ""},
+		{"foreign-status", false, "it was not injected by procview", "-"},
+		{"mirror-pod", false, "mirror pod", "-"},
+		{"host-users-false", false, "hostUsers: false", "-"},
+		{"windows-affinity", false, "only Windows nodes", ""},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			c := testpods.ReadCase(t, "../../inject/testdata/pods/"+tc.file+".yaml")
@@ -75,23 +81,9 @@ func TestAdmissionAgainstAPIServer(t *testing.T) {
 			}
 			// The pod injected as before this change (rules unknown, pod-level resources as they
 			// were), created with an annotation the webhook leaves alone.
-			naive, err := inject.Inject(c.Pod, inject.NamespaceInfo{Name: ns}, e.cfg)
-			if err != nil || naive.Skip != inject.NotSkipped {
-				t.Fatalf("naive injection: %v %s", err, naive.Skip)
+			if tc.naive != "-" {
+				e.checkNaive(t, c, ns, tc.naive)
 			}
-			np := naive.Pod.DeepCopy()
-			np.Namespace, np.Name = ns, "naive"
-			np.Spec.Resources = c.Pod.Spec.Resources          // the pod-level resources as submitted
-			np.Annotations[inject.AnnotationInject] = "false" // the webhook leaves it as it is
-			err = e.c.Create(e.ctx, np, client.DryRunAll)
-			switch {
-			case tc.naive == "" && err != nil:
-				t.Errorf("the pod injected without the rules: %v, want admitted", err)
-			case tc.naive != "" && (err == nil || !strings.Contains(err.Error(), tc.naive)):
-				t.Errorf("the pod injected without the rules: %v, want an error with %q", err, tc.naive)
-			}
-			e.warn.take()
-
 			p := c.Pod.DeepCopy()
 			p.Namespace = ns
 			got := e.create(t, p)
@@ -104,4 +96,29 @@ func TestAdmissionAgainstAPIServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkNaive creates (dry run) the case's pod injected as before issue 15 (rules unknown,
+// pod-level resources and other choices as they were) and checks the API server's answer.
+func (e *env) checkNaive(t *testing.T, c testpods.Case, ns, want string) {
+	t.Helper()
+	pod := c.Pod.DeepCopy()
+	pod.Spec.ShareProcessNamespace = nil // before, it was switched on with a warning
+	pod.Spec.Affinity = nil              // before, node affinity to Windows went unnoticed
+	naive, err := inject.Inject(pod, inject.NamespaceInfo{Name: ns}, e.cfg)
+	if err != nil || naive.Skip != inject.NotSkipped {
+		t.Fatalf("naive injection: %v %s", err, naive.Skip)
+	}
+	np := naive.Pod.DeepCopy()
+	np.Namespace, np.Name = ns, "naive"
+	np.Spec.Resources = c.Pod.Spec.Resources          // the pod-level resources as submitted
+	np.Annotations[inject.AnnotationInject] = "false" // the webhook leaves it as it is
+	err = e.c.Create(e.ctx, np, client.DryRunAll)
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("the pod injected without the rules: %v, want admitted", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("the pod injected without the rules: %v, want an error with %q", err, want)
+	}
+	e.warn.take()
 }
