@@ -42,9 +42,10 @@ mkcg() {
 # in_cg CGROUP SCRIPT: SCRIPT as a container would run it: in CGROUP ("" = the root cgroup), in
 # new mount and PID namespaces, with the view bound over /proc and /sys files.
 in_cg() {
-  sh -c 'echo $$ >"$0/cgroup.procs" && exec unshare -m -p -f --mount-proc --propagation private sh -c "$1"' \
+  sh -c 'echo $$ >"$0/cgroup.procs" && exec unshare $UNSHARE_EXTRA -m -p -f --mount-proc --propagation private sh -c "$1"' \
     "$cg${1:+/$1}" "$binds $2"
 }
+export UNSHARE_EXTRA=""
 
 # Emit KEY=VALUE lines about what the tools in the container see.
 tools='
@@ -74,7 +75,13 @@ echo "vm.cpus=$(getconf _NPROCESSORS_ONLN)"
 
 # 256 MiB and half a CPU.
 mkcg rt-half memory.max=$((256 * mib)) "cpu.max=50000 100000"
+echo "half.t_before=$(cut -d' ' -f1 /proc/uptime)"
 report half rt-half
+echo "half.t_after=$(cut -d' ' -f1 /proc/uptime)"
+
+# The same in a private cgroup namespace (containerd 2's default on v2): the reader's
+# /proc/self/cgroup says 0::/, the server still finds its cgroup from its own namespace.
+UNSHARE_EXTRA=-C report cgns rt-half 'echo cgroup_self=$(cat /proc/self/cgroup)'
 
 # A second cgroup on the same mount sees its own: 512 MiB, cpuset {1}, no quota.
 mkcg rt-pinned memory.max=$((512 * mib)) cpuset.cpus=1
