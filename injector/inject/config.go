@@ -23,6 +23,7 @@ type Config struct {
 	SidecarCPULimit      string   `envconfig:"SIDECAR_CPU_LIMIT" default:"100m" desc:"the sidecar's CPU limit where a namespace's ResourceQuota or LimitRange requires one and no LimitRange default gives it"`
 	SidecarMemRequest    string   `envconfig:"SIDECAR_MEMORY_REQUEST" default:"16Mi" desc:"default memory request of the sidecar (capped by its limit; a pod's procview.dev/sidecar-memory sets both unless procview.dev/sidecar-memory-request is set too)"`
 	SidecarMemLimit      string   `envconfig:"SIDECAR_MEMORY_LIMIT" default:"32Mi" desc:"default memory limit of the sidecar"`
+	PSADefaultLevel      string   `envconfig:"PSA_DEFAULT_LEVEL" default:"privileged" desc:"the cluster's default Pod Security enforce level (its AdmissionConfiguration's defaults.enforce: privileged, baseline or restricted), used for namespaces without a pod-security.kubernetes.io/enforce label"`
 	OwnPodSelector       string   `envconfig:"OWN_POD_SELECTOR" default:"app.kubernetes.io/name=procview-injector" desc:"label selector of the injector's own pods, which are never injected (empty: none)"`
 	Version              string   `ignored:"true"` // recorded in the status annotation; set by the binary
 }
@@ -39,6 +40,7 @@ func DefaultConfig() Config {
 		SidecarCPULimit:      "100m",
 		SidecarMemRequest:    "16Mi",
 		SidecarMemLimit:      "32Mi",
+		PSADefaultLevel:      "privileged",
 		OwnPodSelector:       "app.kubernetes.io/name=procview-injector",
 		Version:              "dev",
 	}
@@ -74,6 +76,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := positiveQuantity(c.SidecarMemLimit, minSidecarMemory); err != nil {
 		return fmt.Errorf("%s_SIDECAR_MEMORY_LIMIT: %w", EnvPrefix, err)
+	}
+	switch c.PSADefaultLevel {
+	case "privileged", "baseline", "restricted":
+	default:
+		return fmt.Errorf("%s_PSA_DEFAULT_LEVEL=%q: want privileged, baseline or restricted", EnvPrefix, c.PSADefaultLevel)
 	}
 	if _, err := labels.Parse(c.OwnPodSelector); err != nil {
 		return fmt.Errorf("%s_OWN_POD_SELECTOR=%q: %w", EnvPrefix, c.OwnPodSelector, err)

@@ -235,10 +235,8 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 	if isWindows(pod) {
 		return skip(SkipWindows, append(warnings, "procview: not injected: Windows pods have no /proc")...)
 	}
-	if lvl, ok := ns.Labels[psaEnforceLabel]; ok && lvl != "privileged" {
-		return skip(SkipPSAForbidden, append(warnings, fmt.Sprintf(
-			"procview: not injected: namespace %q enforces Pod Security %q, which rejects the privileged procview sidecar (label the namespace %s=privileged to allow it)",
-			nsName, lvl, psaEnforceLabel))...)
+	if blocked, w := podSecurityBlocks(nsName, ns.Labels, cfg); blocked {
+		return skip(SkipPSAForbidden, append(warnings, w)...)
 	}
 	for _, v := range pod.Spec.Volumes {
 		if v.Name == VolumeName {
