@@ -88,8 +88,23 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// Option changes how Start runs the apiserver.
+type Option func(dir string, args []string) []string
+
+// WithAdmissionConfig runs the apiserver with this AdmissionConfiguration (YAML), e.g. Pod
+// Security defaults.
+func WithAdmissionConfig(config string) Option {
+	return func(dir string, args []string) []string {
+		f := filepath.Join(dir, "admission.yaml")
+		if err := os.WriteFile(f, []byte(config), 0o600); err != nil {
+			panic(err)
+		}
+		return append(args, "--admission-control-config-file", f)
+	}
+}
+
 // Start runs etcd and kube-apiserver and waits until the apiserver is ready.
-func Start(t testing.TB) *ControlPlane {
+func Start(t testing.TB, opts ...Option) *ControlPlane {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a real kube-apiserver and etcd; not in -short")
@@ -125,8 +140,7 @@ func Start(t testing.TB) *ControlPlane {
 	}
 	cp.ServingCert(t, dir, "apiserver")
 	port := FreePort(t)
-	startProcess(t, dir, "kube-apiserver", apiserver,
-		"--etcd-servers", etcdURL,
+	args := []string{"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
 		"--tls-cert-file", filepath.Join(dir, "apiserver.crt"), "--tls-private-key-file", filepath.Join(dir, "apiserver.key"),
 		"--cert-dir", filepath.Join(dir, "apiserver-certs"),
@@ -142,7 +156,11 @@ func Start(t testing.TB) *ControlPlane {
 		"--enable-aggregator-routing=true",
 		// No controller-manager creates the default ServiceAccount; pods need none here.
 		"--disable-admission-plugins", "ServiceAccount",
-	)
+	}
+	for _, o := range opts {
+		args = o(dir, args)
+	}
+	startProcess(t, dir, "kube-apiserver", apiserver, args...)
 	cp.Config = &rest.Config{
 		Host:            "https://127.0.0.1:" + strconv.Itoa(port),
 		BearerToken:     token,
