@@ -21,11 +21,23 @@ import (
 // The same pod injected without the rules is refused by the API server, which shows the
 // case is real.
 func TestAdmissionAgainstAPIServer(t *testing.T) {
-	cp := kubetest.Start(t)
-	e := newEnv(t, cp, settings{Config: inject.DefaultConfig()})
+	// A multi-tenant cluster: Pod Security baseline by default (the injector is told so).
+	cp := kubetest.Start(t, kubetest.WithAdmissionConfig(`apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults: {enforce: baseline, enforce-version: latest}
+`))
+	s := settings{Config: inject.DefaultConfig()}
+	s.PSADefaultLevel = "baseline"
+	e := newEnv(t, cp, s)
 	e.registerWebhook("procview", e.hookPort, cp.CAPEM, admissionregistrationv1.Fail, "NotIn", []string{"kube-system"})
+	privileged := map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}
 	for _, ns := range []string{"probe"} {
-		if err := e.c.Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		if err := e.c.Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: privileged}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,6 +57,8 @@ func TestAdmissionAgainstAPIServer(t *testing.T) {
 		{"limitrange-too-small", false, "LimitRange tiny (Container) max", "maximum memory usage per Container is 8Mi"},
 		{"limitrange-pod-max", false, "LimitRange per-pod (Pod) max", "maximum memory usage per Pod is 256Mi"},
 		{"pod-level-resources", true, "pod-level resources", "must be greater than or equal to aggregate container"},
+		// Pod Security baseline by default, namespace without labels.
+		{"plain", false, `the cluster's default Pod Security level "baseline":latest applies`, `violates PodSecurity "baseline:latest"`},
 		// The other rows: respected and skipped with a warning, the pod admitted unchanged.
 		{"share-process-false", false, "shareProcessNamespace: false", ""},
 		{"foreign-status", false, "it was not injected by procview", "-"},
@@ -55,7 +69,11 @@ func TestAdmissionAgainstAPIServer(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			c := testpods.ReadCase(t, "../../inject/testdata/pods/"+tc.file+".yaml")
 			ns := "t-" + tc.file
-			if err := e.c.Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			labels := privileged
+			if tc.file == "plain" {
+				labels = nil // the cluster's default applies
+			}
+			if err := e.c.Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}); err != nil {
 				t.Fatal(err)
 			}
 			var rules inject.Rules
@@ -105,7 +123,9 @@ func (e *env) checkNaive(t *testing.T, c testpods.Case, ns, want string) {
 	pod := c.Pod.DeepCopy()
 	pod.Spec.ShareProcessNamespace = nil // before, it was switched on with a warning
 	pod.Spec.Affinity = nil              // before, node affinity to Windows went unnoticed
-	naive, err := inject.Inject(pod, inject.NamespaceInfo{Name: ns}, e.cfg)
+	cfg := e.cfg
+	cfg.PSADefaultLevel = "privileged" // before, the cluster's default was not known
+	naive, err := inject.Inject(pod, inject.NamespaceInfo{Name: ns}, cfg)
 	if err != nil || naive.Skip != inject.NotSkipped {
 		t.Fatalf("naive injection: %v %s", err, naive.Skip)
 	}
