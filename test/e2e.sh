@@ -9,6 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# One node per machine: runs wait for each other on a lock that the node's daemons do not
+# inherit (flock -o), so a daemon left behind cannot hold it.
+if [ -z "${PROCVIEW_NODE_LOCKED:-}" ]; then
+  exec env PROCVIEW_NODE_LOCKED=1 flock -o /run/lock/procview-node.lock bash "$0" "$@"
+fi
+
 [ "$(id -u)" = 0 ] || { echo "e2e: must run as root" >&2; exit 1; }
 for b in bin/procview-sidecar bin/procview-injector; do
   [ -x "$b" ] || { echo "e2e: $b missing (run make build)" >&2; exit 1; }
