@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/procview/procview/sidecar/cgroupmount"
 	"github.com/procview/procview/sidecar/config"
 	"github.com/procview/procview/sidecar/fusefs"
+	"github.com/procview/procview/sidecar/loadsampler"
 	"github.com/procview/procview/sidecar/render"
 )
 
@@ -65,9 +67,10 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	if err := prepareMountPoint(cfg.MountPoint, log); err != nil {
 		return err
 	}
+	loads := render.NewLoadTracker()
 	fs := fusefs.New(fusefs.Options{
 		Reader: reader, Files: files, ProcRoot: cfg.ProcRoot, SysRoot: cfg.SysRoot,
-		CPUView: render.CPUView(cfg.CPUView), Now: bootTime, Log: log,
+		CPUView: render.CPUView(cfg.CPUView), Now: bootTime, Log: log, Loads: loads,
 	})
 	mfs, err := fusefs.Mount(cfg.MountPoint, fs)
 	if err != nil {
@@ -86,6 +89,9 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if slices.ContainsFunc(files, func(f render.File) bool { return f.Load }) {
+		go loadsampler.Run(ctx, loadsampler.Period, reader, loads, log) // costs CPU only when loadavg is served
+	}
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- mfs.Join(context.Background()) }()
 	wedged := make(chan error, 1)
