@@ -331,6 +331,13 @@ func (r *FS) readTasks(procsFile string, caller int, need Need, s *Snapshot) err
 	if need&NeedStart != 0 {
 		s.Start = ticks(earliest)
 	}
+	if need&NeedTasks != 0 {
+		ino, err := inode(filepath.Dir(procsFile))
+		if err != nil {
+			return err
+		}
+		s.Inode = ino
+	}
 	return nil
 }
 

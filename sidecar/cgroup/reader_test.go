@@ -140,7 +140,8 @@ func TestReadFixtures(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := fixture(t, tt.tree, "/").Read(tt.pid, tt.need)
+			r := fixture(t, tt.tree, "/")
+			got, err := r.Read(tt.pid, tt.need)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Read err = %v, want it to contain %q", err, tt.wantErr)
@@ -149,6 +150,13 @@ func TestReadFixtures(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The identity is the fixture directory's inode, which differs per checkout.
+			if tt.need&NeedTasks != 0 {
+				if ino, err := inode(r.taskDir(got.Path)); err != nil || got.Inode != ino {
+					t.Errorf("Inode %d, want %s's %d (%v)", got.Inode, r.taskDir(got.Path), ino, err)
+				}
+				got.Inode = 0
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("snapshot (-want +got):\n%s", diff)

@@ -31,6 +31,7 @@ const (
 type Snapshot struct {
 	Version int    // 1 or 2
 	Path    string // the container's cgroup path (v2, or v1's memory hierarchy), e.g. /kubepods/pod<uid>/<id>
+	Inode   uint64 // the inode of that cgroup's directory (filled with NeedTasks): its identity
 	Memory  Memory
 	CPU     CPU
 	IO      []IODevice // sorted by Major, Minor

@@ -33,7 +33,10 @@ type Options struct {
 	SysRoot  string        // host sysfs
 	CPUView  render.CPUView
 	Now      func() time.Duration // time since boot (CLOCK_BOOTTIME)
-	Log      logr.Logger
+	// Loads holds the containers' load averages, stepped by a loadsampler every 5 s; nil = an
+	// empty tracker nobody steps (every load reads 0).
+	Loads *render.LoadTracker
+	Log   logr.Logger
 }
 
 // The tree never changes, so the kernel may cache names and attributes for as long as it likes:
@@ -69,10 +72,13 @@ func New(opts Options) *FS {
 		opts:    opts,
 		nodes:   map[fuseops.InodeID]*node{fuseops.RootInodeID: {dir: true}},
 		lookup:  map[fuseops.InodeID]map[string]fuseops.InodeID{},
-		loads:   render.NewLoadTracker(),
+		loads:   opts.Loads,
 		host:    &hostCache{procRoot: opts.ProcRoot, sysRoot: opts.SysRoot},
 		handles: map[fuseops.HandleID]*handle{},
 		started: time.Now(),
+	}
+	if fs.loads == nil {
+		fs.loads = render.NewLoadTracker()
 	}
 	fs.bufs.New = func() any { b := make([]byte, 0, 8<<10); return &b }
 	next := fuseops.InodeID(fuseops.RootInodeID + 1)
@@ -276,7 +282,7 @@ func (fs *FS) render(dst []byte, pid int, f *render.File) (out []byte, err error
 	}
 	in := render.Input{Snap: snap, Host: host, Now: fs.opts.Now(), CPUView: fs.opts.CPUView}
 	if f.Load {
-		in.Load = fs.loads.Update(snap.Path, in.Now, snap.Tasks)
+		in.Load = fs.loads.Observe(snap.Inode, snap.Path)
 	}
 	return f.Render(dst, in)
 }

@@ -2,53 +2,88 @@ package render
 
 import (
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/procview/procview/sidecar/cgroup"
 )
 
-// With n threads runnable from time 0 on, the kernel's averages approach n as
-// n + (l0 - n)·e^(-t/τ) however often they are sampled: check against that closed form
-// for random sample times.
-func TestLoadTrackerClosedForm(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, tc := range []struct{ start, n int }{{0, 3}, {4, 0}, {2, 2}, {1, 7}} {
-		lt := NewLoadTracker()
-		lt.Update("c", time.Hour, cgroup.Tasks{Running: tc.start})
-		now := time.Hour
-		tasks := cgroup.Tasks{Running: tc.n / 2, Blocked: tc.n - tc.n/2}
-		var l Load
-		for now < time.Hour+20*time.Minute {
-			now += time.Duration(rng.Int64N(int64(30 * time.Second)))
-			l = lt.Update("c", now, tasks)
-		}
-		elapsed := now - time.Hour
-		for i, got := range []float64{l.One, l.Five, l.Fifteen} {
-			want := float64(tc.n) + float64(tc.start-tc.n)*math.Exp(-elapsed.Seconds()/loadWindows[i].Seconds())
-			if math.Abs(got-want) > 1e-9 {
-				t.Errorf("start %d n %d after %v: window %v = %v, want %v", tc.start, tc.n, elapsed, loadWindows[i], got, want)
-			}
-		}
-	}
-}
-
-// A read at the same instant, or with a clock that went back, changes nothing.
-func TestLoadTrackerNoTimePassed(t *testing.T) {
+// The kernel's own numbers: one thread runnable from a fresh start, sampled every 5 s. After 30 s
+// busy and one idle sample (35 s) the kernel shows 0.36 0.09 0.03 (and lxcfs, which does the same).
+// Hand-computed with calc_load from kernel/sched/loadavg.c.
+func TestLoadTrackerKernelFormula(t *testing.T) {
 	lt := NewLoadTracker()
-	a := lt.Update("c", time.Minute, cgroup.Tasks{Running: 1})
-	if b := lt.Update("c", time.Minute, cgroup.Tasks{Running: 9}); b != a {
-		t.Errorf("same instant: %+v, want %+v", b, a)
+	step := func(active int) { lt.Step([]LoadSample{{Inode: 7, Path: "/c", Active: active}}) }
+	for range 6 {
+		step(1)
 	}
-	if b := lt.Update("c", time.Second, cgroup.Tasks{Running: 9}); b != a {
-		t.Errorf("clock went back: %+v, want %+v", b, a)
+	step(0)
+	got := string(appendLoads(lt.Observe(7, "/c")))
+	if want := "0.36 0.09 0.03"; got != want {
+		t.Errorf("after 30 s busy and 5 s idle: %s, want %s", got, want)
+	}
+	// 60 s busy from a fresh start: 1 − e^(−1) ≈ 0.63 for the 1-minute average, not 1.00.
+	lt = NewLoadTracker()
+	for range 12 {
+		step(1)
+	}
+	if got, want := string(appendLoads(lt.Observe(7, "/c"))), "0.63 0.18 0.06"; got != want {
+		t.Errorf("after 60 s busy: %s, want %s", got, want)
+	}
+	// Fixed point converges to exactly n, as the kernel's does (the round-up when rising).
+	lt = NewLoadTracker()
+	for range 2000 {
+		step(3)
+	}
+	if got, want := string(appendLoads(lt.Observe(7, "/c"))), "3.00 3.00 3.00"; got != want {
+		t.Errorf("steady 3: %s, want %s", got, want)
 	}
 }
 
-// Many goroutines updating shared and own keys: run with -race.
+func appendLoads(l Load) []byte {
+	var b []byte
+	for i, v := range []float64{l.One, l.Five, l.Fifteen} {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = appendLoad(b, v)
+	}
+	return b
+}
+
+// History is keyed by the cgroup's inode: a re-created cgroup of the same path starts at 0,
+// and a cgroup missing from a period's samples is forgotten.
+func TestLoadTrackerKeyedByInode(t *testing.T) {
+	lt := NewLoadTracker()
+	for range 20 {
+		lt.Step([]LoadSample{{Inode: 1, Path: "/pod/ctr", Active: 2}})
+	}
+	if l := lt.Observe(1, "/pod/ctr"); l.One < 1 {
+		t.Fatalf("busy container: %+v", l)
+	}
+	if l := lt.Observe(2, "/pod/ctr"); l != (Load{}) {
+		t.Errorf("re-created cgroup (new inode, same path): %+v, want 0", l)
+	}
+	lt.Step([]LoadSample{{Inode: 2, Path: "/pod/ctr"}})
+	if lt.Len() != 1 {
+		t.Errorf("tracker holds %d containers, want only the new one", lt.Len())
+	}
+	if p := lt.Paths(); len(p) != 1 || p[0] != "/pod/ctr" {
+		t.Errorf("paths %v", p)
+	}
+}
+
+// The kernel's printing: 1/200 rounding, two decimals of the fixed-point value.
+func TestAppendLoad(t *testing.T) {
+	for _, tc := range []struct {
+		fx   uint64
+		want string
+	}{{0, "0.00"}, {fixed1, "1.00"}, {fixed1 / 2, "0.50"}, {fixed1/100 - 11, "0.00"}, {fixed1 / 100, "0.01"}, {fixed1*12 + 2047, "13.00"}} {
+		if got := string(appendLoad(nil, toFloat(tc.fx))); got != tc.want {
+			t.Errorf("%d/2048: %s, want %s", tc.fx, got, tc.want)
+		}
+	}
+}
+
+// Reads and steps at once: run with -race.
 func TestLoadTrackerConcurrent(t *testing.T) {
 	lt := NewLoadTracker()
 	var wg sync.WaitGroup
@@ -56,19 +91,13 @@ func TestLoadTrackerConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			own := fmt.Sprint("ctr", g)
 			for i := range 200 {
-				now := time.Duration(i) * time.Second
-				if l := lt.Update(own, now, cgroup.Tasks{Running: g}); math.Abs(l.One-float64(g)) > 1e-9 {
-					t.Errorf("%s: %+v, want a steady %d", own, l, g)
-					return
+				lt.Observe(uint64(g), fmt.Sprint("/c", g))
+				if g == 0 {
+					lt.Step([]LoadSample{{Inode: uint64(i % 3), Path: "/c", Active: 1}})
 				}
-				lt.Update("shared", now, cgroup.Tasks{Running: 1})
 			}
 		}()
 	}
 	wg.Wait()
-	if lt.Len() != 9 {
-		t.Errorf("tracker holds %d keys, want 9", lt.Len())
-	}
 }

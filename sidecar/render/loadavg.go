@@ -2,13 +2,15 @@ package render
 
 import "strconv"
 
+func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
+
 // renderLoadavg prints the container's load (kept by a LoadTracker) in the kernel's format:
 // "0.50 0.20 0.10 running/threads lastpid". The reader itself is running as it reads, as it
 // would be reading the host file.
 func renderLoadavg(dst []byte, in Input) ([]byte, error) {
 	t := in.Snap.Tasks
 	for _, l := range []float64{in.Load.One, in.Load.Five, in.Load.Fifteen} {
-		dst = strconv.AppendFloat(dst, max(0, l), 'f', 2, 64)
+		dst = appendLoad(dst, l)
 		dst = append(dst, ' ')
 	}
 	running := min(t.Running+1, max(t.Total, 1))

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -238,31 +237,6 @@ func TestVisibleCPUs(t *testing.T) {
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("quota %d cpuset %v view %s (-want +got):\n%s", tt.quota, tt.cpuset, tt.view, diff)
 		}
-	}
-}
-
-func TestLoadTrackerDecay(t *testing.T) {
-	lt := NewLoadTracker()
-	if l := lt.Update("a", 0, cgroup.Tasks{Running: 2}); l.One != 2 || l.Fifteen != 2 {
-		t.Fatalf("first sample: %+v, want all 2", l)
-	}
-	// Idle for 60 s: each average decays by exactly e^(-60s/window), no matter how the time is split.
-	lt.Update("a", 30*time.Second, cgroup.Tasks{})
-	l := lt.Update("a", 60*time.Second, cgroup.Tasks{})
-	for i, got := range []float64{l.One, l.Five, l.Fifteen} {
-		want := 2 * math.Exp(-60/loadWindows[i].Seconds())
-		if math.Abs(got-want) > 1e-9 {
-			t.Errorf("window %v: %v, want %v", loadWindows[i], got, want)
-		}
-	}
-	// Containers are independent.
-	if l := lt.Update("b", 60*time.Second, cgroup.Tasks{Blocked: 1}); l.One != 1 {
-		t.Errorf("b: %+v", l)
-	}
-	// A container nobody reads is forgotten.
-	lt.Update("b", 60*time.Second+forgetAfter+2*time.Minute, cgroup.Tasks{})
-	if lt.Len() != 1 {
-		t.Errorf("tracker holds %d containers, want only b", lt.Len())
 	}
 }
 
