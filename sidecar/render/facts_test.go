@@ -71,7 +71,7 @@ func checkFacts(t testing.TB, path string, in Input, got []byte) {
 		// now − btime must be the container's uptime: btime = host boot + container start.
 		hostBtime, _ := statValue(in.Host.Stat, "btime")
 		if btime, ok := statValue(got, "btime"); ok && in.Snap.Start > 0 && in.Snap.Start <= in.Now && in.Now < 1<<50 {
-			if want := hostBtime + uint64(in.Snap.Start/time.Second); btime != want {
+			if want := hostBtime + uint64((in.Snap.Start+time.Second/2)/time.Second); btime != want {
 				t.Errorf("stat: btime %d, want host btime %d + start %v = %d", btime, hostBtime, in.Snap.Start, want)
 			}
 		}

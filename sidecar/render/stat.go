@@ -53,7 +53,7 @@ func statLine(line []byte, in Input) ([]byte, bool) {
 		if err != nil {
 			return nil, false
 		}
-		v = b + uint64(max(0, in.Now-age(in))/time.Second)
+		v = b + uint64((max(0, in.Now-age(in))+time.Second/2)/time.Second) // nearest second
 	case "procs_running":
 		t := in.Snap.Tasks
 		v = uint64(min(t.Running+1, max(t.Total, 1)))
