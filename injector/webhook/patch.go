@@ -10,6 +10,7 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/procview/procview/injector/inject"
 )
@@ -24,6 +25,11 @@ import (
 // controller-runtime's defaulter marshals the mutated pod and diffs it with the submitted JSON
 // (both decoded into maps): most of an admission's CPU and allocation.
 func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
+	if reflect.DeepEqual(in.ObjectMeta, metav1.ObjectMeta{}) {
+		// The submitted JSON may have no metadata object for "/metadata/annotations" to go
+		// into (the API server always sends a namespace, so only odd input gets here).
+		return nil, false
+	}
 	if moved, k := sidecarMovedFirst(in, out); moved != nil {
 		// Reinvocation after another webhook put an init container in front of the sidecar: the
 		// sidecar (unchanged) moves back to the front, then the rest is patched as usual.
