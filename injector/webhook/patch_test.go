@@ -11,6 +11,7 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/testpods"
@@ -168,7 +169,9 @@ func FuzzPatchFor(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, nsEnabled bool) {
 		var in corev1.Pod
-		if err := json.Unmarshal(raw, &in); err != nil || in.Kind != "Pod" {
+		// The API server and the webhook's decoder match keys case-sensitively (encoding/json
+		// would read "metAdAtA" as metadata, which no patch path can then reach).
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &in); err != nil || in.Kind != "Pod" {
 			return
 		}
 		ns := inject.NamespaceInfo{Name: "fuzz", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}
@@ -187,7 +190,7 @@ func FuzzPatchFor(f *testing.F) {
 			t.Fatalf("patchFor does not know the injector's change of %s", raw)
 		}
 		var got corev1.Pod
-		if err := json.Unmarshal(applyPatch(t, raw, ops), &got); err != nil {
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(applyPatch(t, raw, ops), &got); err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(res.Pod, &got); diff != "" {
