@@ -25,9 +25,7 @@ import (
 // controller-runtime's defaulter marshals the mutated pod and diffs it with the submitted JSON
 // (both decoded into maps): most of an admission's CPU and allocation.
 func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
-	if reflect.DeepEqual(in.ObjectMeta, metav1.ObjectMeta{}) {
-		// The submitted JSON may have no metadata object for "/metadata/annotations" to go
-		// into (the API server always sends a namespace, so only odd input gets here).
+	if mayLackMetadata(in) {
 		return nil, false
 	}
 	if moved, k := sidecarMovedFirst(in, out); moved != nil {
@@ -43,6 +41,13 @@ func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 		}, rest...), true
 	}
 	return patchAdds(in, out)
+}
+
+// mayLackMetadata tells whether the submitted JSON may have no metadata object for
+// "/metadata/annotations" to go into (the API server always sends a namespace, so only odd
+// input gets here).
+func mayLackMetadata(p *corev1.Pod) bool {
+	return reflect.DeepEqual(p.ObjectMeta, metav1.ObjectMeta{})
 }
 
 // sidecarMovedFirst returns in with its sidecar moved to the front, and where it was, when out
