@@ -12,6 +12,7 @@ import (
 type Mount struct {
 	ID         int
 	Parent     int
+	Dev        string // "major:minor" of the filesystem; a FUSE mount's minor names its connection in fusectl
 	Root       string // path inside the mounted filesystem (for a bind of one file: that file)
 	MountPoint string
 	FSType     string // e.g. "fuse.procview"
@@ -64,6 +65,7 @@ func parseMountLine(line string) (Mount, error) {
 	return Mount{
 		ID:         id,
 		Parent:     parent,
+		Dev:        fields[2],
 		Root:       unescape(fields[3]),
 		MountPoint: unescape(fields[4]),
 		FSType:     fields[sep+1],

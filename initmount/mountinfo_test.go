@@ -17,14 +17,14 @@ func TestParseMountInfo(t *testing.T) {
 			in: "22 1 0:21 / /proc rw,nosuid - proc proc rw\n" +
 				"812 22 0:95 /proc/meminfo /proc/meminfo ro,relatime master:301 - fuse.procview procview ro,user_id=0\n",
 			want: []Mount{
-				{ID: 22, Parent: 1, Root: "/", MountPoint: "/proc", FSType: "proc", Source: "proc"},
-				{ID: 812, Parent: 22, Root: "/proc/meminfo", MountPoint: "/proc/meminfo", FSType: "fuse.procview", Source: "procview"},
+				{ID: 22, Parent: 1, Dev: "0:21", Root: "/", MountPoint: "/proc", FSType: "proc", Source: "proc"},
+				{ID: 812, Parent: 22, Dev: "0:95", Root: "/proc/meminfo", MountPoint: "/proc/meminfo", FSType: "fuse.procview", Source: "procview"},
 			},
 		},
 		{
 			name: "no optional fields, escaped space, blank line",
 			in:   "36 35 98:0 /a\\040b /mnt\\040x rw - ext4 /dev/vda rw\n\n",
-			want: []Mount{{ID: 36, Parent: 35, Root: "/a b", MountPoint: "/mnt x", FSType: "ext4", Source: "/dev/vda"}},
+			want: []Mount{{ID: 36, Parent: 35, Dev: "98:0", Root: "/a b", MountPoint: "/mnt x", FSType: "ext4", Source: "/dev/vda"}},
 		},
 		{name: "empty", in: "", want: nil},
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -293,39 +292,4 @@ func (fs *FS) hostFile(dst []byte, f *render.File) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, b...), nil
-}
-
-// FSType is how the mount shows in /proc/<pid>/mountinfo ("fuse." + subtype).
-const FSType = "fuse.procview"
-
-// Mount mounts fs at dir with mount(2) (jacobsa/fuse does that itself as root; no fusermount)
-// and returns once the kernel has finished the FUSE handshake.
-func Mount(dir string, fs *FS) (*fuse.MountedFileSystem, error) {
-	cfg := &fuse.MountConfig{
-		FSName: "procview",
-		// Nothing is ever written: 4 KiB writes make each request buffer 8 KiB instead of 1 MiB.
-		MaxWrite: 4096,
-		Subtype:  strings.TrimPrefix(FSType, "fuse."),
-		ReadOnly: true,
-		// allow_other: non-root and user-namespace-remapped readers in app containers.
-		Options:                map[string]string{"allow_other": ""},
-		EnableNoOpendirSupport: true,
-	}
-	mfs, err := fuse.Mount(dir, server{fs: fs, log: fs.opts.Log}, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("mount FUSE at %s: %w", dir, err)
-	}
-	return mfs, nil
-}
-
-// Unmount unmounts dir, lazily when the mount is busy or its server is gone.
-func Unmount(dir string) error {
-	err := syscall.Unmount(dir, 0)
-	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.ENOTCONN) {
-		err = syscall.Unmount(dir, syscall.MNT_DETACH)
-	}
-	if err != nil && !errors.Is(err, syscall.EINVAL) { // EINVAL: not mounted
-		return fmt.Errorf("unmount %s: %w", dir, err)
-	}
-	return nil
 }

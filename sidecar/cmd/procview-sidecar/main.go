@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 	case cmd == "probe":
 		err = probeWait(cfg, wait)
 	case cmd == "serve" && cfg.Supervise:
-		return supervise(cfg.MountPoint, rest, stderr, log)
+		return supervise(cfg.MountPoint, filepath.Join(cfg.MountPoint, probeFile(cfg)), rest, stderr, log)
 	case cmd == "worker":
 		err = serve(cfg, log, workerReady(log))
 	default:

@@ -11,9 +11,6 @@ import (
 	"github.com/procview/procview/sidecar/config"
 )
 
-// fuseMagic is FUSE_SUPER_MAGIC: a probe must see the mount, not the empty directory under it.
-const fuseMagic = 0x65735546
-
 // probeWait probes every probeEvery until the view answers or wait has passed. As the sidecar's
 // postStart hook it holds the app containers back exactly until the view is up, where a
 // startupProbe would add up to its period (1 s) to every pod's start.
@@ -30,6 +27,14 @@ func probeWait(cfg config.Serve, wait time.Duration) error {
 
 const probeEvery = 10 * time.Millisecond
 
+// probeFile is the view file that probes read: the first one served.
+func probeFile(cfg config.Serve) string {
+	if len(cfg.Files) > 0 {
+		return cfg.Files[0]
+	}
+	return config.ViewFiles[0]
+}
+
 // probe checks that the view at cfg.MountPoint is mounted and answers a read with content.
 func probe(cfg config.Serve) error {
 	if cfg.MountPoint == "" {
@@ -39,14 +44,10 @@ func probe(cfg config.Serve) error {
 	if err := unix.Statfs(cfg.MountPoint, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", cfg.MountPoint, err)
 	}
-	if st.Type != fuseMagic {
+	if st.Type != unix.FUSE_SUPER_MAGIC { // the mount, not the empty directory under it
 		return fmt.Errorf("%s is not mounted yet", cfg.MountPoint)
 	}
-	name := config.ViewFiles[0]
-	if len(cfg.Files) > 0 {
-		name = cfg.Files[0]
-	}
-	p := filepath.Join(cfg.MountPoint, name)
+	p := filepath.Join(cfg.MountPoint, probeFile(cfg))
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", p, err)

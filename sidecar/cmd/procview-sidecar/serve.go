@@ -25,13 +25,6 @@ import (
 	"github.com/procview/procview/sidecar/render"
 )
 
-// watchdogEvery is how often the sidecar reads its own view; a read that does not come back
-// within watchdogTimeout means the FUSE loop is wedged, and we exit so the kubelet restarts us.
-const (
-	watchdogEvery   = 10 * time.Second
-	watchdogTimeout = 10 * time.Second
-)
-
 // serve mounts the view and serves it until a signal; ready is called once it answers (and
 // stale mounts in app containers are re-attached).
 func serve(cfg config.Serve, log logr.Logger, ready func()) error {
@@ -94,9 +87,9 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	}
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- mfs.Join(context.Background()) }()
-	wedged := make(chan error, 1)
-	go watchdog(ctx, filepath.Join(cfg.MountPoint, files[0].Path), watchdogEvery, watchdogTimeout, wedged)
 
+	// This process never reads its own mount (a read would wait on the loop that must answer
+	// it): the supervisor watches the loop from outside (watchdog).
 	select {
 	case <-ctx.Done():
 		log.Info("signal received: unmounting", "mountpoint", cfg.MountPoint)
@@ -105,16 +98,17 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 		}
 		select {
 		case <-loopDone:
-		case <-time.After(2 * time.Second): // lazily detached with readers still inside
+		case <-time.After(loopGrace): // lazily detached with readers still inside
 		}
 		return nil
 	case err := <-loopDone:
 		return fmt.Errorf("FUSE loop ended without a signal (unmounted from outside?): %v", err)
-	case err := <-wedged:
-		fusefs.Unmount(cfg.MountPoint)
-		return err
 	}
 }
+
+// loopGrace is how long a worker told to stop lets readers still inside a lazily detached
+// mount finish. Exiting ends the connection; the supervisor's stopGrace is longer.
+const loopGrace = 300 * time.Millisecond
 
 // tuneRuntime keeps the sidecar small: it runs in every opted-in pod. The environment wins.
 // The soft memory limit is 3/4 of our own cgroup's limit (room for the runtime's non-heap
@@ -214,35 +208,20 @@ func detachStale(dir string, log logr.Logger, msg string) error {
 }
 
 // staleMount reports whether dir has a procview mount on it (whose server is this process's
-// predecessor, dead or not) or a FUSE mount whose server is gone.
+// predecessor, dead or not) or a FUSE mount whose server is gone. It looks at mountinfo before
+// it touches dir: a stat would wait on a wedged server.
 func staleMount(dir string) (bool, error) {
+	ours, err := fusefs.MountsAt(dir)
+	if err != nil || len(ours) > 0 {
+		return len(ours) > 0, err
+	}
 	var st unix.Stat_t
-	err := unix.Stat(dir, &st)
+	err = unix.Stat(dir, &st)
 	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
 		return true, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("mount point %s: %w", dir, err)
-	}
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false, fmt.Errorf("read /proc/self/mountinfo: %w", err)
-	}
-	mounts, err := initmount.ParseMountInfo(b)
-	if err != nil {
-		return false, err
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return false, err
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
-	}
-	for _, m := range mounts {
-		if m.MountPoint == abs && m.FSType == fusefs.FSType {
-			return true, nil
-		}
 	}
 	return false, nil
 }
@@ -263,34 +242,6 @@ func reattach(cfg config.Serve, files []render.File, log logr.Logger) {
 	for _, ns := range nss {
 		if len(ns.Reattached) > 0 {
 			log.Info("re-attached the view", "pid", ns.PID, "files", ns.Reattached)
-		}
-	}
-}
-
-// watchdog reads the view from this process every period; a read that hangs longer than
-// timeout, or fails, reports the loop wedged.
-func watchdog(ctx context.Context, file string, every, timeout time.Duration, wedged chan<- error) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		done := make(chan error, 1)
-		go func() { _, err := os.ReadFile(file); done <- err }()
-		select {
-		case err := <-done:
-			if err != nil && ctx.Err() == nil {
-				wedged <- fmt.Errorf("own view unreadable: %w", err)
-				return
-			}
-		case <-time.After(timeout):
-			wedged <- fmt.Errorf("own view did not answer in %v: FUSE loop wedged", timeout)
-			return
-		case <-ctx.Done():
-			return
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/procview/procview/sidecar/fusefs"
 )
 
 // A dead FUSE server leaves every app container's view mounts answering "transport endpoint is
@@ -29,7 +32,13 @@ const (
 	readyFDEnv = "PROCVIEW_WORKER_READY_FD"
 )
 
-func supervise(mountPoint string, args []string, stderr io.Writer, log logr.Logger) int {
+// stopGrace is how long a worker told to stop may take before its connection is aborted and it
+// is killed: SIGTERM ends the sidecar within about this, whatever state the worker is in.
+const stopGrace = 700 * time.Millisecond
+
+// supervise runs workers serving the view at mountPoint, reading probeFile (a view file) to
+// watch each one, until a signal or until workers die too often.
+func supervise(mountPoint, probeFile string, args []string, stderr io.Writer, log logr.Logger) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1) // it only waits
 	}
@@ -57,18 +66,11 @@ func supervise(mountPoint string, args []string, stderr io.Writer, log logr.Logg
 			fmt.Fprintf(stderr, "procview-sidecar serve: %v\n", err)
 			return 1
 		}
-		stopping := false
-		var state *os.ProcessState
-		for state == nil {
-			select {
-			case sig := <-sigs:
-				stopping = true
-				w.cmd.Process.Signal(sig) // the worker unmounts and exits
-			case <-w.exited:
-				state = w.cmd.ProcessState
-			}
-		}
+		state, stopping := watch(w, mountPoint, probeFile, sigs, log)
 		if stopping {
+			if state == nil {
+				return 1
+			}
 			return status(state)
 		}
 		if !w.served() { // it said why on our stderr
@@ -83,6 +85,60 @@ func supervise(mountPoint string, args []string, stderr io.Writer, log logr.Logg
 		}
 		log.Info("the server died; starting a new one", "status", state.String(),
 			"served", now.Sub(w.started).Round(time.Millisecond).String())
+	}
+}
+
+// watch waits for worker w to exit, reading its view every watchdogEvery once it serves. A
+// wedged loop, or a worker still there stopGrace after it was told to stop, has its connection
+// aborted (every reader waiting on it gets an error at once) and is killed. It returns the
+// worker's exit state, or nil when the worker would not exit even then, and whether a signal
+// told us to stop.
+func watch(w *worker, mountPoint, probeFile string, sigs <-chan os.Signal, log logr.Logger) (*os.ProcessState, bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wedged := make(chan error, 1)
+	go func() {
+		select {
+		case <-w.readEnd:
+			if w.ready {
+				watchdog(ctx, probeFile, watchdogEvery, watchdogTimeout, wedged)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	kill := func() {
+		if err := fusefs.Abort(mountPoint); err != nil {
+			log.Error(err, "aborting the server's FUSE connection")
+		}
+		w.cmd.Process.Kill()
+	}
+	stopping := false
+	var deadline <-chan time.Time // after SIGTERM: first the kill, then giving up on the exit
+	killed := false
+	for {
+		select {
+		case <-w.exited:
+			return w.cmd.ProcessState, stopping
+		case sig := <-sigs:
+			if !stopping {
+				stopping = true
+				cancel()
+				w.cmd.Process.Signal(sig) // the worker unmounts and exits
+				deadline = time.After(stopGrace)
+			}
+		case <-deadline:
+			if killed {
+				log.Info("the server did not exit after SIGKILL; exiting without it")
+				return nil, true
+			}
+			log.Info("the server did not stop in time: aborting its connection and killing it", "after", stopGrace.String())
+			kill()
+			killed = true
+			deadline = time.After(time.Second)
+		case err := <-wedged:
+			log.Error(err, "the FUSE loop is wedged: aborting its connection and killing the server")
+			kill()
+		}
 	}
 }
 

@@ -2,31 +2,53 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/procview/procview/sidecar/cgroup"
+	"github.com/procview/procview/sidecar/fusefs"
+	"github.com/procview/procview/sidecar/render"
 )
 
-// The watchdog reports a view whose reads hang (the process then exits non-zero and is
-// restarted). The hanging file is a FIFO without a writer: serving a wedged FUSE file from this
-// test process instead could deadlock the process's own exit on its open files.
-func TestWatchdogSeesWedgedLoop(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "f")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+// blockingReader is a cgroup reader whose every Read waits until release is closed: a
+// deliberately wedged handler, which holds the server's one FUSE loop.
+type blockingReader struct{ release chan struct{} }
+
+func (r blockingReader) Read(int, cgroup.Need) (*cgroup.Snapshot, error) {
+	<-r.release
+	return nil, cgroup.ErrNoProcess
+}
+
+// The watchdog reports a view whose reads hang: here a real FUSE mount whose handler never
+// returns (the supervisor then aborts the connection and replaces the worker).
+func TestWatchdogSeesWedgedHandler(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	r := blockingReader{release: make(chan struct{})}
+	files := []render.File{{Path: "proc/meminfo", Render: func(dst []byte, _ render.Input) ([]byte, error) { return dst, nil }}}
+	mfs, err := fusefs.Mount(dir, fusefs.New(fusefs.Options{Reader: r, Files: files, ProcRoot: "/proc", SysRoot: "/sys",
+		Now: func() time.Duration { return 0 }, Log: logr.Discard()}))
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { // a writer that comes and goes frees the hung reader
-		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
+	var once sync.Once
+	unwedge := func() { once.Do(func() { close(r.release) }) }
+	t.Cleanup(func() {
+		unwedge()
+		fusefs.Unmount(dir)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		mfs.Join(ctx)
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	wedged := make(chan error, 1)
-	go watchdog(ctx, fifo, 50*time.Millisecond, 300*time.Millisecond, wedged)
+	go watchdog(ctx, filepath.Join(dir, "proc/meminfo"), 50*time.Millisecond, 300*time.Millisecond, wedged)
 	select {
 	case err := <-wedged:
 		if !strings.Contains(err.Error(), "wedged") {

@@ -1,0 +1,152 @@
+package fusefs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/jacobsa/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/procview/procview/initmount"
+)
+
+// FSType is how the mount shows in /proc/<pid>/mountinfo ("fuse." + subtype).
+const FSType = "fuse.procview"
+
+// Mount mounts fs at dir with mount(2) (jacobsa/fuse does that itself as root; no fusermount)
+// and returns once the kernel has finished the FUSE handshake and poll is refused (refusePoll).
+func Mount(dir string, fs *FS) (*fuse.MountedFileSystem, error) {
+	cfg := &fuse.MountConfig{
+		FSName: "procview",
+		// Nothing is ever written: 4 KiB writes make each request buffer 8 KiB instead of 1 MiB.
+		MaxWrite: 4096,
+		Subtype:  strings.TrimPrefix(FSType, "fuse."),
+		ReadOnly: true,
+		// allow_other: non-root and user-namespace-remapped readers in app containers.
+		Options:                map[string]string{"allow_other": ""},
+		EnableNoOpendirSupport: true,
+	}
+	mfs, err := fuse.Mount(dir, server{fs: fs, log: fs.opts.Log}, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mount FUSE at %s: %w", dir, err)
+	}
+	if len(fs.opts.Files) == 0 {
+		return mfs, nil
+	}
+	if err := refusePoll(filepath.Join(dir, fs.opts.Files[0].Path)); err != nil {
+		Unmount(dir)
+		return nil, fmt.Errorf("mount FUSE at %s: refuse poll: %w", dir, err)
+	}
+	return mfs, nil
+}
+
+// Unmount unmounts dir, lazily when the mount is busy or its server is gone.
+func Unmount(dir string) error {
+	err := syscall.Unmount(dir, 0)
+	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.ENOTCONN) {
+		err = syscall.Unmount(dir, syscall.MNT_DETACH)
+	}
+	if err != nil && !errors.Is(err, syscall.EINVAL) { // EINVAL: not mounted
+		return fmt.Errorf("unmount %s: %w", dir, err)
+	}
+	return nil
+}
+
+// MountsAt lists this mount namespace's procview mounts at dir, bottom first. It reads only
+// /proc/self/mountinfo: nothing here touches the mount, whose server may be wedged.
+func MountsAt(dir string) ([]initmount.Mount, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Resolve links above dir only: a stat of dir itself would ask its (maybe wedged) server.
+	if parent, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(parent, filepath.Base(abs))
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read /proc/self/mountinfo: %w", err)
+	}
+	mounts, err := initmount.ParseMountInfo(b)
+	if err != nil {
+		return nil, err
+	}
+	var at []initmount.Mount
+	for _, m := range mounts {
+		if m.MountPoint == abs && m.FSType == FSType {
+			at = append(at, m)
+		}
+	}
+	return at, nil
+}
+
+// Abort ends the FUSE connection of every procview mount at dir through the fusectl file
+// system: each request waiting on it fails with ECONNABORTED, and so does every later one.
+// It is the one way out for a process whose thread waits on a server that will not answer (a
+// stopped or wedged loop; a dying server's own close): no signal frees a forced FUSE request.
+// Where fusectl is not mounted (containers, most hosts) it is mounted privately for the call.
+func Abort(dir string) error {
+	mounts, err := MountsAt(dir)
+	if err != nil || len(mounts) == 0 {
+		return err
+	}
+	ctl := "/sys/fs/fuse/connections"
+	if _, err := os.Stat(filepath.Join(ctl, minor(mounts[0].Dev))); err != nil {
+		tmp := "/run/procview/fusectl"
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
+			return fmt.Errorf("abort %s: %w", dir, err)
+		}
+		if err := unix.Mount("fusectl", tmp, "fusectl", 0, ""); err != nil {
+			return fmt.Errorf("abort %s: mount fusectl: %w", dir, err)
+		}
+		defer unix.Unmount(tmp, unix.MNT_DETACH)
+		ctl = tmp
+	}
+	var errs []error
+	for _, m := range mounts {
+		p := filepath.Join(ctl, minor(m.Dev), "abort")
+		if err := os.WriteFile(p, []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) { // gone: already ended
+			errs = append(errs, fmt.Errorf("abort the FUSE connection of %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// minor is the minor number of a "major:minor" device: a FUSE connection's name in fusectl.
+func minor(dev string) string {
+	_, m, _ := strings.Cut(dev, ":")
+	return m
+}
+
+// refusePoll makes the kernel stop asking this connection FUSE_POLL, before anything else
+// reads the mount. Why: the first epoll registration of a view file (Go's os.File makes one for
+// every open file) makes the kernel send FUSE_POLL and wait for the answer. Go issues that
+// epoll_ctl as a raw system call, which keeps the thread's P: in a process that serves the
+// mount itself with one P (the worker: GOMAXPROCS=1) the FUSE loop then never runs, and the
+// process waits on itself for good. Our answer, ENOSYS, turns poll off for the connection
+// (fc->no_poll), after which an epoll registration never asks. We ask once, here, through an
+// ordinary system call, during which the runtime lets the loop run.
+func refusePoll(file string) error {
+	fd, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", file, err)
+	}
+	defer unix.Close(fd)
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll_create1: %w", err)
+	}
+	defer unix.Close(ep)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+	// Not unix.EpollCtl: it is a raw system call too.
+	if _, _, e := syscall.Syscall6(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_ADD, uintptr(fd),
+		uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
+		return fmt.Errorf("epoll_ctl %s: %w", file, e)
+	}
+	return nil
+}
