@@ -1,10 +1,11 @@
 // Package fusefs serves the view as a read-only FUSE file system. A read at offset 0 renders the
 // file for the process that reads (the PID the kernel puts in the request) into a buffer that
 // belongs to that file handle; later reads are served from it, with direct I/O, so sizes never
-// truncate.
+// truncate. The kernel's page cache is never filled (pagecache.go).
 package fusefs
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -49,21 +51,32 @@ type node struct {
 	file     *render.File
 }
 
-// FS implements fuseutil.FileSystem. It is safe for concurrent use: jacobsa/fuse runs each
-// operation on its own goroutine.
+// FS implements fuseutil.FileSystem. Our server answers one operation at a time (server.go);
+// FS is safe for concurrent use all the same.
 type FS struct {
 	fuseutil.NotImplementedFileSystem
-	opts    Options
-	nodes   map[fuseops.InodeID]*node
-	lookup  map[fuseops.InodeID]map[string]fuseops.InodeID
-	loads   *render.LoadTracker
-	host    *hostCache
-	nextID  atomic.Uint64
-	mu      sync.Mutex
-	handles map[fuseops.HandleID]*handle
-	bufs    sync.Pool
+	opts   Options
+	nodes  map[fuseops.InodeID]*node
+	lookup map[fuseops.InodeID]map[string]fuseops.InodeID
+	loads  *render.LoadTracker
+	host   *hostCache
+	nextID atomic.Uint64
+	bufs   sync.Pool
+	layout sync.Once // logs once that the request's read flags were not where expected
+
+	mu        sync.Mutex // guards handles and every handle's fields, kept and keptBytes
+	handles   map[fuseops.HandleID]*handle
+	kept      list.List // handles holding a rendered buffer, least recently read first
+	keptBytes int
+
 	started time.Time // shown as every inode's times
 }
+
+// maxKeptBytes bounds the rendered buffers kept for readers in the middle of a file, whatever
+// readers do (an fd leak, a poller per thread): past it the least recently read handle's buffer
+// is dropped and rendered again if that reader goes on. A reader that reached the end of a file
+// holds none: 50,000 open, read handles cost only their entries.
+const maxKeptBytes = 1 << 20
 
 // New builds the tree of opts.Files.
 func New(opts Options) *FS {
@@ -76,6 +89,7 @@ func New(opts Options) *FS {
 		handles: map[fuseops.HandleID]*handle{},
 		started: time.Now(),
 	}
+	fs.kept.Init()
 	if fs.loads == nil {
 		fs.loads = render.NewLoadTracker()
 	}
@@ -112,8 +126,8 @@ func (fs *FS) attrs(id fuseops.InodeID) fuseops.InodeAttributes {
 	a := fuseops.InodeAttributes{Nlink: 1, Mode: 0o444, Atime: fs.started, Mtime: fs.started, Ctime: fs.started}
 	if n.dir {
 		a.Mode, a.Nlink = 0o555|os.ModeDir, 2
-	} else if strings.HasPrefix(n.file.Path, "sys/") {
-		a.Size = 4096 // as sysfs reports; procfs reports 0. Direct I/O ignores both.
+	} else {
+		a.Size = reportedSize // direct reads ignore it; see pagecache.go for why it is not 0
 	}
 	return a
 }
@@ -182,7 +196,7 @@ func (fs *FS) OpenFile(ctx context.Context, op *fuseops.OpenFileOp) error {
 	op.Handle = fuseops.HandleID(fs.nextID.Add(1))
 	op.UseDirectIO = true // the content changes on every read from 0: never cache, never trust a size
 	fs.mu.Lock()
-	fs.handles[op.Handle] = &handle{file: n.file}
+	fs.handles[op.Handle] = &handle{file: n.file, size: -1}
 	fs.mu.Unlock()
 	return nil
 }
@@ -191,26 +205,37 @@ func (fs *FS) OpenFile(ctx context.Context, op *fuseops.OpenFileOp) error {
 // that reads) and kept for the reads after it, so a reader going through in pieces sees one
 // consistent file. A read at 0 renders afresh: top and the procps library keep /proc/meminfo
 // and friends open and pread them from 0 on every refresh, as lxcfs allows for the same reason.
-// Rendering on read rather than open also saves the work for opens that never read.
+// Rendering on read rather than open also saves the work for opens that never read. Once the
+// reader has read to the end the buffer is dropped; its size stays, so the read at EOF that
+// follows needs no render.
 type handle struct {
-	file     *render.File
-	mu       sync.Mutex
-	buf      *[]byte
-	rendered bool
+	file *render.File
+	buf  *[]byte       // the rendered file while kept, else nil
+	size int           // len of the last rendering, -1 before the first
+	elem *list.Element // in FS.kept while buf is kept
 }
 
 func (fs *FS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
+	if fill, ok := pageCacheFill(op); fill {
+		return syscall.EINVAL
+	} else if !ok {
+		fs.layout.Do(func() {
+			fs.opts.Log.Info("cannot tell page-cache fills from reads: this jacobsa/fuse keeps the request elsewhere; serving every read")
+		})
+	}
 	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	h, ok := fs.handles[op.Handle]
-	fs.mu.Unlock()
 	if !ok {
 		return fuse.EIO
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if op.Offset == 0 || !h.rendered {
+	if h.buf == nil && h.size >= 0 && op.Offset >= int64(h.size) {
+		return nil // EOF after the reader read it all
+	}
+	if op.Offset == 0 || h.buf == nil {
 		// A re-render gets a new buffer: a reply may still point into the old one (op.Data
 		// below), which the garbage collector frees once the reply is written.
+		fs.drop(h)
 		buf := fs.bufs.Get().(*[]byte)
 		b, err := fs.render((*buf)[:0], int(op.OpContext.Pid), h.file)
 		if err != nil {
@@ -219,38 +244,62 @@ func (fs *FS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
 			return fuse.EIO
 		}
 		*buf = b
-		h.buf, h.rendered = buf, true
+		h.buf, h.size = buf, len(b)
+		h.elem = fs.kept.PushBack(h)
+		fs.keptBytes += cap(b)
+		for fs.keptBytes > maxKeptBytes && fs.kept.Front() != h.elem {
+			fs.drop(fs.kept.Front().Value.(*handle))
+		}
+	} else {
+		fs.kept.MoveToBack(h.elem)
 	}
 	b := *h.buf
-	if op.Offset >= int64(len(b)) {
-		return nil
+	if op.Offset < int64(len(b)) {
+		b = b[op.Offset:]
+		if op.Dst != nil {
+			op.BytesRead = copy(op.Dst, b)
+		} else {
+			b = b[:min(int64(len(b)), op.Size)]
+			op.Data = [][]byte{b}
+			op.BytesRead = len(b)
+		}
 	}
-	b = b[op.Offset:]
-	if op.Dst != nil {
-		op.BytesRead = copy(op.Dst, b)
-		return nil
+	if op.Offset+int64(op.BytesRead) >= int64(h.size) { // read to the end
+		buf := h.buf
+		fs.drop(h)
+		if op.Dst != nil && cap(*buf) <= 64<<10 { // copied out: reusable now; keep no large one
+			fs.bufs.Put(buf)
+		}
 	}
-	b = b[:min(int64(len(b)), op.Size)]
-	op.Data = [][]byte{b}
-	op.BytesRead = len(b)
 	return nil
+}
+
+// drop lets go of h's buffer, if any. It never returns it to the pool: a reply being written
+// may point into it.
+func (fs *FS) drop(h *handle) {
+	if h.buf == nil {
+		return
+	}
+	fs.keptBytes -= cap(*h.buf)
+	fs.kept.Remove(h.elem)
+	h.buf, h.elem = nil, nil
 }
 
 func (fs *FS) ReleaseFileHandle(ctx context.Context, op *fuseops.ReleaseFileHandleOp) error {
 	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	h, ok := fs.handles[op.Handle]
-	delete(fs.handles, op.Handle)
-	fs.mu.Unlock()
 	if !ok {
 		return nil
 	}
+	delete(fs.handles, op.Handle)
 	// The kernel releases a file after its last read returned: no reply points into buf.
-	h.mu.Lock()
-	if h.buf != nil && cap(*h.buf) <= 64<<10 { // don't keep unusually large buffers alive
-		fs.bufs.Put(h.buf)
+	if buf := h.buf; buf != nil {
+		fs.drop(h)
+		if cap(*buf) <= 64<<10 {
+			fs.bufs.Put(buf)
+		}
 	}
-	h.buf = nil
-	h.mu.Unlock()
 	return nil
 }
 

@@ -20,7 +20,7 @@ hostname procview-v2
 ip link set lo up 2>/dev/null
 # Delegate every controller to the root's children, as systemd or the kubelet would.
 echo "+cpuset +cpu +io +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$share/bin HOME=/root TMPDIR=/tmp
 export PROCVIEW_TEST_SIDECAR=$share/bin/procview-sidecar
 
 {
@@ -46,8 +46,11 @@ run_stage() {
 for stage in $(cat "$share/stages"); do
   case $stage in
     gotest)
+      # Soak tests of the FUSE loop (minutes of reads, the same on either cgroup version) run
+      # on the host only: under TCG they would take most of the stage's time.
+      soak='^(TestUnprobedServerKeepsAnswering|TestSuccessorsOfKilledWorkersKeepAnswering)$'
       while read -r pkg bin run; do
-        (cd "$src/$pkg" && run_stage "gotest-$bin" 600 "$share/bin/$bin.test" -test.v -test.count=1 -test.timeout=540s ${run:+-test.run "$run"})
+        (cd "$src/$pkg" && run_stage "gotest-$bin" 600 "$share/bin/$bin.test" -test.v -test.count=1 -test.timeout=540s -test.skip "$soak" ${run:+-test.run "$run"})
       done <"$share/gotest.list"
       ;;
     realtools)

@@ -95,6 +95,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$work/initrd/bin" "$work/share/bin" "$work/share/results"
 cp "$kdir/bb/bin/busybox" "$work/initrd/bin/busybox"
+cp "$kdir/bb/bin/busybox" "$work/share/bin/busybox" # a reader that copies with sendfile (readpaths_test.go)
 while read -r m; do
   mkdir -p "$work/initrd$(dirname "${m#"$kdir/k"}")"
   cp "$m" "$work/initrd${m#"$kdir/k"}"
