@@ -66,3 +66,20 @@ if [ "$LOADED" -gt "$done_reads" ]; then
   in_cgroup "$WORK/reader" -file "$PV/proc/meminfo" -name Load -n $(( LOADED - done_reads )) -readers 1 >/dev/null
 fi
 rss_line "$PVPID" loaded
+# A reader holding $HANDLES open handles of meminfo (half read to the end, half stopped after
+# 100 bytes): the server's memory must stay bounded whatever readers do. lxcfs the same, beside.
+HANDLES=${BENCH_HANDLES:-50000}
+hold_rss() { # hold_rss NAME DIR PID: RSS of PID while a reader holds $HANDLES handles under DIR
+  local fifo=$WORK/hold-$1
+  mkfifo "$fifo"
+  in_cgroup python3 "$ROOT/sidecar/cmd/procview-sidecar/testdata/hold.py" "$2/proc/meminfo" "$HANDLES" <"$fifo" >"$WORK/hold-$1.out" &
+  local holder=$! i
+  exec 7>"$fifo"
+  for i in $(seq 600); do grep -q ready "$WORK/hold-$1.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q ready "$WORK/hold-$1.out" || { echo "bench: the $1 holder did not get ready" >&2; exit 1; }
+  echo "server $1 rss_handles_kib $(rss_kib "$3")"
+  exec 7>&-
+  wait "$holder"
+}
+hold_rss procview "$PV" "$PVPID"
+hold_rss lxcfs "$LX" "$LXPID"

@@ -46,6 +46,8 @@ END {
   print "sidecar_rss_anon_kib_idle=" server["procview", "rss_anon_idle_kib"]
   print "sidecar_rss_anon_kib_loaded=" server["procview", "rss_anon_loaded_kib"]
   print "sidecar_rss_file_kib_loaded=" server["procview", "rss_file_loaded_kib"]
+  print "sidecar_rss_kib_50k_handles=" server["procview", "rss_handles_kib"]
+  print "lxcfs_rss_kib_50k_handles=" server["lxcfs", "rss_handles_kib"]
   print "sidecar_supervisor_rss_kib_idle=" server["procview", "supervisor_rss_idle_kib"]
   print "sidecar_supervisor_rss_anon_kib_idle=" server["procview", "supervisor_rss_anon_idle_kib"]
 }

@@ -8,29 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// holdOpen is a reader that opens a view file n times and keeps every descriptor: the odd ones
-// read to the end, the even ones only their first 100 bytes (a reader stopped mid-file). It
-// prints "ready" and holds them until its standard input closes.
-const holdOpen = `
-import os, resource, sys
-hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-fds = []
-for i in range(int(sys.argv[2])):
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-    if i % 2:
-        while os.read(fd, 65536): pass
-    else:
-        os.read(fd, 100)
-    fds.append(fd)
-print("ready", flush=True)
-sys.stdin.read()
-`
 
 // A reader that holds 50,000 open view files (an fd leak, a poller per thread) leaves the
 // server well under the sidecar's default 32 MiB memory limit: a handle read to the end keeps no
@@ -41,36 +21,23 @@ func TestManyOpenHandlesStayCheap(t *testing.T) {
 	s := startServer(t, "", nil)
 	w := workerOf(t, s.cmd.Process.Pid)
 	before := rssKiB(t, w)
-	// A process may open at most its hard limit of files (20,000 on these machines, 4,096 in the
-	// cgroup v2 VM): spread the handles over enough holders.
 	const total = 50000
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	cmd := exec.Command("python3", "testdata/hold.py", filepath.Join(s.dir, "proc/meminfo"), strconv.Itoa(total))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	holders := (total + int(lim.Max) - 101) / (int(lim.Max) - 100)
-	for i := range holders {
-		n := total / holders
-		if i == holders-1 {
-			n = total - n*(holders-1)
-		}
-		cmd := exec.Command("python3", "-c", holdOpen, filepath.Join(s.dir, "proc/meminfo"), strconv.Itoa(n))
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-		if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || l != "ready\n" {
-			t.Fatalf("holder %d: %q %v", i, l, err)
-		}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || l != "ready\n" {
+		t.Fatalf("holder: %q %v", l, err)
 	}
 	after := rssKiB(t, w)
 	t.Logf("server RSS %d KiB idle, %d KiB with %d view files open", before, after, total)
