@@ -5,10 +5,10 @@ BIN := bin
 LDFLAGS := -s -w
 .DEFAULT_GOAL := help
 
-.PHONY: bench-node help build sidecar injector test test-v2 unit fuzz demo e2e bench clean demo-cluster
+.PHONY: e2e-load bench-node help build sidecar injector test test-v2 unit fuzz demo e2e bench clean demo-cluster
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 build: sidecar injector ## build static binaries into bin/
 
@@ -38,6 +38,9 @@ demo-cluster: build ## the seeds' web pod on a local single-node Kubernetes, wit
 
 e2e: build ## end-to-end tests in real pods on a local single-node Kubernetes
 	bash test/e2e.sh
+
+e2e-load: build ## make e2e three times in a row with every core kept busy (stress-ng), nothing left on the host (root)
+	bash test/e2e-load.sh
 
 bench: sidecar injector ## procview vs lxcfs vs native /proc (latency, server CPU, RSS) and webhook latency at 200 req/s; key=value
 	bash test/bench/run.sh
