@@ -71,6 +71,13 @@ func TestSeedsWebExample(t *testing.T) {
 		if v.uptime <= 0 || v.uptime > age {
 			t.Errorf("/proc/uptime = %.2f s, want in (0, pod age %.2f s]", v.uptime, age)
 		}
+		// busybox cat copies with sendfile(2), which the kernel answers from its page cache:
+		// as in Alpine and distroless images, it must still show the container's own limit.
+		out := execIn(t, ns, "web", "web", "busybox", "cat", "/proc/meminfo", "/sys/devices/system/cpu/online")
+		first, _, _ := strings.Cut(out, "\n")
+		if strings.Join(strings.Fields(first), " ") != "MemTotal: 262144 kB" || !strings.HasSuffix(out, "\n0") {
+			t.Errorf("busybox cat /proc/meminfo /sys/devices/system/cpu/online gave\n%s\nwant MemTotal 262144 kB ... 0", out)
+		}
 		// The host's numbers, so the comparison above is not vacuous on a small machine.
 		if host := hostMemMiB(t); host <= 256 {
 			t.Fatalf("host has only %d MiB: the test cannot tell the view from the host", host)
