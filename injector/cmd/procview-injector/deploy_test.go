@@ -671,6 +671,10 @@ func TestDeployPolicyOverlay(t *testing.T) {
 	for _, v := range vap.Spec.Variables {
 		vars[v.Name] = v.Expression
 	}
+	// deploy/README.md's patch for another sidecar image replaces /spec/variables/0/expression.
+	if len(vap.Spec.Variables) == 0 || vap.Spec.Variables[0].Name != "sidecarImage" {
+		t.Errorf("the first variable is not sidecarImage (deploy/README.md patches it by index)")
+	}
 	// kustomization.yaml copies the injector's setting into the CEL string literal.
 	if got, want := vars["sidecarImage"], "'"+d.s.SidecarImage+"'"; got != want {
 		t.Errorf("variable sidecarImage = %s, want %s (the Deployment's %s_SIDECAR_IMAGE)", got, want, inject.EnvPrefix)
