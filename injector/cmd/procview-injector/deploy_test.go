@@ -129,7 +129,8 @@ func load(t *testing.T, dir string) *deployed {
 	for kind, m := range d.r.ns {
 		for name, ns := range m {
 			switch kind {
-			case "Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration":
+			case "Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
+				"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 				if ns != "" {
 					t.Errorf("%s %s: namespace %q on a cluster-scoped object", kind, name, ns)
 				}
@@ -630,4 +631,60 @@ func TestDeployCertManagerOverlay(t *testing.T) {
 func unsetenv(t *testing.T, name string) {
 	t.Setenv(name, "") // registers the restore
 	os.Unsetenv(name)
+}
+
+// policyObjects decodes the policy overlay's ValidatingAdmissionPolicy and its binding.
+func policyObjects(t *testing.T, r *rendered) (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+	t.Helper()
+	var vap admissionregistrationv1.ValidatingAdmissionPolicy
+	var vapb admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	r.one("ValidatingAdmissionPolicy", &vap)
+	r.one("ValidatingAdmissionPolicyBinding", &vapb)
+	return &vap, &vapb
+}
+
+// TestDeployPolicyOverlay renders deploy/overlays/policy: the injector as deploy/ installs it,
+// plus the baseline policy, whose exemption names the sidecar exactly as the injector writes it.
+// TestBaselinePolicyAgainstAPIServer runs the policy in a real API server.
+func TestDeployPolicyOverlay(t *testing.T) {
+	d := load(t, filepath.Join("deploy", "overlays", "policy"))
+	d.checkCommon(t)
+	base := render(t, "deploy")
+	for kind, names := range base.docs {
+		for name, b := range names {
+			if diff := cmp.Diff(string(b), string(d.r.docs[kind][name])); diff != "" {
+				t.Errorf("%s %s differs from deploy/'s (-base +overlay):\n%s", kind, name, diff)
+			}
+		}
+	}
+	vap, vapb := policyObjects(t, d.r)
+	if vapb.Spec.PolicyName != vap.Name {
+		t.Errorf("binding %s names policy %q, want %q", vapb.Name, vapb.Spec.PolicyName, vap.Name)
+	}
+	if diff := cmp.Diff([]admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}, vapb.Spec.ValidationActions); diff != "" {
+		t.Errorf("validationActions (-want +got):\n%s", diff)
+	}
+	if fp := vap.Spec.FailurePolicy; fp == nil || *fp != admissionregistrationv1.Fail {
+		t.Errorf("failurePolicy %v, want Fail", str(fp))
+	}
+	vars := map[string]string{}
+	for _, v := range vap.Spec.Variables {
+		vars[v.Name] = v.Expression
+	}
+	// deploy/README.md's patch for another sidecar image replaces /spec/variables/0/expression.
+	if len(vap.Spec.Variables) == 0 || vap.Spec.Variables[0].Name != "sidecarImage" {
+		t.Errorf("the first variable is not sidecarImage (deploy/README.md patches it by index)")
+	}
+	// kustomization.yaml copies the injector's setting into the CEL string literal.
+	if got, want := vars["sidecarImage"], "'"+d.s.SidecarImage+"'"; got != want {
+		t.Errorf("variable sidecarImage = %s, want %s (the Deployment's %s_SIDECAR_IMAGE)", got, want, inject.EnvPrefix)
+	}
+	for _, want := range []string{"'" + inject.AnnotationStatus + "'"} {
+		if !strings.Contains(vars["injected"], want) {
+			t.Errorf("variable injected = %s, lacks %s", vars["injected"], want)
+		}
+	}
+	if want := "c.name == '" + inject.SidecarName + "'"; !strings.Contains(vars["containers"], want) {
+		t.Errorf("variable containers = %s, lacks %s", vars["containers"], want)
+	}
 }
