@@ -19,8 +19,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -130,17 +128,10 @@ func newEnv(t *testing.T, cp *kubetest.ControlPlane, s settings) *env {
 		t.Fatalf("injector not ready: %v", err)
 	}
 
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	warn := &warnings{}
 	rc := rest.CopyConfig(cp.Config)
 	rc.WarningHandlerWithContext = warn
-	c, err := client.New(rc, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := cp.Client(t, rc)
 	e := &env{t: t, ctx: ctx, c: c, warn: warn, cfg: s.Config, cp: cp, hookPort: hookPort,
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 	return e

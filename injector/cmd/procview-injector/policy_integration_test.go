@@ -9,9 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/procview/procview/injector/inject"
@@ -32,14 +30,7 @@ func TestBaselinePolicyAgainstAPIServer(t *testing.T) {
 	cfg.Version = "policy-test"
 
 	cp := kubetest.Start(t)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cp.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := cp.Client(t, nil)
 	ctx := t.Context()
 	const (
 		nsPolicy   = "team"         // privileged for Pod Security, baseline by the policy
@@ -95,7 +86,7 @@ func TestBaselinePolicyAgainstAPIServer(t *testing.T) {
 
 	// The API server compiles a new policy asynchronously: wait until it refuses a known-bad pod.
 	probe := 0
-	err = kubetest.Eventually(ctx, 30*time.Second, func() error {
+	err := kubetest.Eventually(ctx, 30*time.Second, func() error {
 		probe++
 		p := app(fmt.Sprintf("probe-%d", probe), func(p *corev1.Pod) { privileged(&p.Spec.Containers[0]) })
 		p.Namespace = nsPolicy

@@ -27,7 +27,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // ControlPlane is a running etcd + kube-apiserver.
@@ -178,6 +181,23 @@ const InjectorUser = "system:serviceaccount:procview-system:procview-injector"
 const injectorToken = "procview-test-injector-token"
 
 // InjectorConfig is a client configuration for InjectorUser.
+// Client returns a client of the built-in types for cfg (nil: the admin cp.Config).
+func (cp *ControlPlane) Client(t testing.TB, cfg *rest.Config) client.Client {
+	t.Helper()
+	if cfg == nil {
+		cfg = cp.Config
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func (cp *ControlPlane) InjectorConfig() *rest.Config {
 	c := rest.CopyConfig(cp.Config)
 	c.BearerToken = injectorToken
