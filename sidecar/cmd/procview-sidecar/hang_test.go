@@ -19,7 +19,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/procview/procview/sidecar/fusefs"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 )
 
@@ -27,28 +26,10 @@ import (
 // process reads a view file before the test does.
 func startUnprobed(t *testing.T) *server {
 	t.Helper()
-	dir := t.TempDir()
-	s := &server{dir: dir, log: &syncBuffer{}}
-	s.cmd = exec.Command(binary, "serve", "--mountpoint", dir, "--cgroup-root", testcgroup.Root)
-	s.cmd.Stderr = s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	s.cmd.WaitDelay = 5 * time.Second
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log)
-		}
-		// A wedged server (the bug) keeps its readers and itself waiting: abort it first.
-		fusefs.Abort(dir)
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		s.cmd.Wait()
-		syscall.Unmount(dir, syscall.MNT_DETACH)
-	})
-	for deadline := time.Now().Add(10 * time.Second); !mounted(dir); time.Sleep(20 * time.Millisecond) {
+	s := launch(t, "", nil)
+	for deadline := time.Now().Add(10 * time.Second); !mounted(s.dir); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no FUSE mount at %s after 10 s; server log:\n%s", dir, s.log)
+			t.Fatalf("no FUSE mount at %s after 10 s; server log:\n%s", s.dir, s.log)
 		}
 	}
 	return s

@@ -24,6 +24,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/procview/procview/sidecar/config"
+	"github.com/procview/procview/sidecar/fusefs"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 )
 
@@ -84,6 +85,22 @@ func (s *syncBuffer) String() string {
 // and waits for probe to pass. Cleanup stops it and detaches the mount whatever happened.
 func startServer(t *testing.T, dir string, prefix []string, args ...string) *server {
 	t.Helper()
+	s := launch(t, dir, prefix, args...)
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command(binary, "probe", "--mountpoint", s.dir).Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("view never answered; server log:\n%s", s.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return s
+}
+
+// launch starts `procview-sidecar serve` on dir (a fresh one if ""), wrapped by prefix. Cleanup
+// aborts its connection (a wedged server keeps its readers and itself waiting), kills it and
+// detaches the mount, and shows its log if the test failed.
+func launch(t *testing.T, dir string, prefix []string, args ...string) *server {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -97,17 +114,14 @@ func startServer(t *testing.T, dir string, prefix []string, args ...string) *ser
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log)
+		}
+		fusefs.Abort(dir)
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		s.cmd.Wait()
 		syscall.Unmount(dir, syscall.MNT_DETACH)
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for exec.Command(binary, "probe", "--mountpoint", dir).Run() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("view never answered; server log:\n%s", s.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	return s
 }
 
