@@ -201,6 +201,16 @@ func TestWatchdogReplacesAWedgedWorker(t *testing.T) {
 	needRoot(t)
 	s := startUnprobed(t)
 	w := workerOf(t, s.cmd.Process.Pid)
+	// It serves and has told the supervisor so, which starts the watchdog (a worker that never
+	// does is killed after startTimeout): it closes its ready pipe, fd 3, once it wrote to it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", w)); err != nil || !strings.HasPrefix(l, "pipe:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not report that it serves within 10 s")
+		}
+	}
 	if err := syscall.Kill(w, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,10 @@ const (
 	readyFDEnv = "PROCVIEW_WORKER_READY_FD"
 )
 
+// startTimeout is how long a worker may take to mount and re-attach the view before it is
+// taken for wedged (the postStart probe gives up after 60 s too).
+const startTimeout = 60 * time.Second
+
 // stopGrace is how long a worker told to stop may take before its connection is aborted and it
 // is killed: SIGTERM ends the sidecar within about this, whatever state the worker is in.
 const stopGrace = 700 * time.Millisecond
@@ -89,8 +93,8 @@ func supervise(mountPoint, probeFile string, args []string, stderr io.Writer, lo
 }
 
 // watch waits for worker w to exit, reading its view every watchdogEvery once it serves. A
-// wedged loop, or a worker still there stopGrace after it was told to stop, has its connection
-// aborted (every reader waiting on it gets an error at once) and is killed. It returns the
+// wedged loop, a worker that does not serve within startTimeout, or one still there stopGrace
+// after it was told to stop, has its connection aborted (every reader waiting on it gets an error at once) and is killed. It returns the
 // worker's exit state, or nil when the worker would not exit even then, and whether a signal
 // told us to stop.
 func watch(w *worker, mountPoint, probeFile string, sigs <-chan os.Signal, log logr.Logger) (*os.ProcessState, bool) {
@@ -115,10 +119,16 @@ func watch(w *worker, mountPoint, probeFile string, sigs <-chan os.Signal, log l
 	stopping := false
 	var deadline <-chan time.Time // after SIGTERM: first the kill, then giving up on the exit
 	killed := false
+	readEnd, startBy := w.readEnd, time.After(startTimeout) // the watchdog starts once it serves
 	for {
 		select {
 		case <-w.exited:
 			return w.cmd.ProcessState, stopping
+		case <-readEnd:
+			readEnd, startBy = nil, nil
+		case <-startBy:
+			log.Info("the server did not start serving in time: aborting its connection and killing it", "after", startTimeout.String())
+			kill()
 		case sig := <-sigs:
 			if !stopping {
 				stopping = true
