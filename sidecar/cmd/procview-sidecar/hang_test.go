@@ -27,9 +27,9 @@ import (
 func startUnprobed(t *testing.T) *server {
 	t.Helper()
 	s := launch(t, "", nil)
-	for deadline := time.Now().Add(10 * time.Second); !mounted(s.dir); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(startWithin); !mounted(s.dir); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no FUSE mount at %s after 10 s; server log:\n%s", s.dir, s.log)
+			t.Fatalf("no FUSE mount at %s after %v", s.dir, startWithin)
 		}
 	}
 	return s
@@ -120,12 +120,12 @@ func TestSuccessorsOfKilledWorkersKeepAnswering(t *testing.T) {
 		if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(startWithin); ; time.Sleep(20 * time.Millisecond) {
 			if next, ok := onlyChild(s.cmd.Process.Pid); ok && next != w && mounted(s.dir) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: no new worker serving within 10 s", i)
+				t.Fatalf("kill %d: no new worker serving within %v", i, startWithin)
 			}
 		}
 		readEverySecond(t, s, 30*time.Second, fmt.Sprintf("successor %d", i))
@@ -201,16 +201,7 @@ func TestWatchdogReplacesAWedgedWorker(t *testing.T) {
 	needRoot(t)
 	s := startUnprobed(t)
 	w := workerOf(t, s.cmd.Process.Pid)
-	// It serves and has told the supervisor so, which starts the watchdog (a worker that never
-	// does is killed after startTimeout): it closes its ready pipe, fd 3, once it wrote to it.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", w)); err != nil || !strings.HasPrefix(l, "pipe:") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the worker did not report that it serves within 10 s")
-		}
-	}
+	waitReported(t, s) // the watchdog starts then (a worker that never serves is killed after startTimeout)
 	if err := syscall.Kill(w, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
