@@ -2,10 +2,19 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-LDFLAGS := -s -w
+# The version stamped into both binaries (-X main.version, printed by `version`, recorded by the
+# injector in every pod's procview.dev/status) and used as the images' tag and version label.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Image creation time and file times: the commit's, so an image is reproducible from its commit.
+CREATED ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo 1970-01-01T00:00:00Z)
+SOURCE := https://github.com/procview/procview
+IMAGE_REPO ?= localhost
+ARCHES ?= amd64 arm64
+LDFLAGS := -s -w -X main.version=$(VERSION)
 .DEFAULT_GOAL := help
 
-.PHONY: e2e-load bench-node help build sidecar injector test test-v2 unit fuzz demo e2e bench clean demo-cluster
+.PHONY: images e2e-load bench-node help build sidecar injector test test-v2 unit fuzz demo e2e bench clean demo-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,6 +26,10 @@ sidecar: ## build bin/procview-sidecar only
 
 injector: ## build bin/procview-injector only
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/procview-injector ./injector/cmd/procview-injector
+
+images: ## image archives bin/images/procview-{sidecar,injector}-{amd64,arm64}.tar (offline, no root; VERSION=...)
+	GO='$(GO)' BIN='$(BIN)' VERSION='$(VERSION)' REVISION='$(REVISION)' CREATED='$(CREATED)' SOURCE='$(SOURCE)' \
+	  IMAGE_REPO='$(IMAGE_REPO)' ARCHES='$(ARCHES)' LDFLAGS='$(LDFLAGS)' bash hack/images.sh
 
 test: ## install what the tests need, then run every test (unit, fuzz, integration, and e2e as root)
 	bash test/run-tests.sh

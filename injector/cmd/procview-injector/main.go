@@ -2,6 +2,7 @@
 //
 //	procview-injector serve                 run the mutating admission webhook (TLS), health and metrics endpoints
 //	procview-injector inject -f FILE|-      print Pods and workloads from a YAML stream, injected (dry run)
+//	procview-injector version               print the version (also --version)
 package main
 
 import (
@@ -28,7 +29,9 @@ import (
 	"github.com/procview/procview/injector/inject"
 )
 
-// version is recorded in every injected pod's status annotation (set with -ldflags -X main.version=...).
+// version is recorded in every injected pod's status annotation and printed by `version`; the
+// Makefile stamps it with -ldflags -X main.version=... (`make build VERSION=v1.2.3`). Unstamped
+// builds, tests and the goldens say "dev".
 var version = "dev"
 
 // settings are all of the injector's settings: the mutation's and the server's.
@@ -85,6 +88,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "procview-injector %s\n", version)
+		return 0
 	}
 	var s settings
 	if err := envconfig.Process(inject.EnvPrefix, &s); err != nil {
@@ -227,6 +235,7 @@ Usage:
   procview-injector inject -f FILE|- [flags]  print the Pods and workloads (Deployment, StatefulSet,
                                               DaemonSet, ReplicaSet, Job, CronJob, List) in a YAML
                                               stream injected; warnings and skips go to stderr
+  procview-injector version                   print the version (also --version)
   procview-injector help                      this text
 
 Flags (override the environment): --sidecar-image, --cpu-view, --excluded-namespaces;
