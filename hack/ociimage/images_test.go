@@ -64,7 +64,7 @@ type wantImage struct {
 var images = map[string]wantImage{
 	// The sidecar has no version command yet (sidecar/cmd/procview-sidecar is not part of this
 	// change); its version is in its image's labels and tag.
-	"sidecar":  {maxBytes: maxSidecar},
+	"sidecar":  {maxBytes: maxSidecar, versionArgs: []string{"version"}},
 	"injector": {user: "65532:65532", versionArgs: []string{"version"}},
 }
 

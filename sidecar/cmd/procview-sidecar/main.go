@@ -28,10 +28,18 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, log))
 }
 
+// version is stamped by the Makefile (-ldflags -X main.version=...); unstamped builds say "dev".
+var version = "dev"
+
 func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "procview-sidecar %s\n", version)
+		return 0
 	}
 	var cfg config.Serve
 	if err := envconfig.Process(config.Prefix, &cfg); err != nil {
@@ -115,6 +123,7 @@ Usage:
   procview-sidecar worker [flags]                   the FUSE server itself (serve runs it as a child)
   procview-sidecar probe --mountpoint DIR [--wait D] exit 0 only when the view at DIR answers
                                                     (--wait: keep trying for up to D, e.g. 60s)
+  procview-sidecar version                          the version of this build
   procview-sidecar help                             this text
 
 Every setting is an environment variable; the flag of the same name (--mountpoint,
