@@ -265,13 +265,23 @@ func (fs *FS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
 		}
 	}
 	if op.Offset+int64(op.BytesRead) >= int64(h.size) { // read to the end
-		buf := h.buf
-		fs.drop(h)
-		if op.Dst != nil && cap(*buf) <= 64<<10 { // copied out: reusable now; keep no large one
-			fs.bufs.Put(buf)
+		if op.Dst != nil {
+			fs.recycle(h) // copied out: no reply points into the buffer
+		} else {
+			fs.drop(h)
 		}
 	}
 	return nil
+}
+
+// recycle drops h's buffer and returns it to the pool, unless it is unusually large. Only for a
+// buffer no reply points into.
+func (fs *FS) recycle(h *handle) {
+	buf := h.buf
+	fs.drop(h)
+	if buf != nil && cap(*buf) <= 64<<10 {
+		fs.bufs.Put(buf)
+	}
 }
 
 // drop lets go of h's buffer, if any. It never returns it to the pool: a reply being written
@@ -293,13 +303,7 @@ func (fs *FS) ReleaseFileHandle(ctx context.Context, op *fuseops.ReleaseFileHand
 		return nil
 	}
 	delete(fs.handles, op.Handle)
-	// The kernel releases a file after its last read returned: no reply points into buf.
-	if buf := h.buf; buf != nil {
-		fs.drop(h)
-		if cap(*buf) <= 64<<10 {
-			fs.bufs.Put(buf)
-		}
-	}
+	fs.recycle(h) // the kernel releases a file after its last read returned
 	return nil
 }
 
