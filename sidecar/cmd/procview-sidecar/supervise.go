@@ -94,22 +94,13 @@ func supervise(mountPoint, probeFile string, args []string, stderr io.Writer, lo
 
 // watch waits for worker w to exit, reading its view every watchdogEvery once it serves. A
 // wedged loop, a worker that does not serve within startTimeout, or one still there stopGrace
-// after it was told to stop, has its connection aborted (every reader waiting on it gets an error at once) and is killed. It returns the
-// worker's exit state, or nil when the worker would not exit even then, and whether a signal
-// told us to stop.
+// after it was told to stop, has its connection aborted (every reader waiting on it gets an
+// error at once) and is killed. It returns the worker's exit state, or nil when the worker would
+// not exit even then, and whether a signal told us to stop.
 func watch(w *worker, mountPoint, probeFile string, sigs <-chan os.Signal, log logr.Logger) (*os.ProcessState, bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wedged := make(chan error, 1)
-	go func() {
-		select {
-		case <-w.readEnd:
-			if w.ready {
-				watchdog(ctx, probeFile, watchdogEvery, watchdogTimeout, wedged)
-			}
-		case <-ctx.Done():
-		}
-	}()
 	kill := func() {
 		if err := fusefs.Abort(mountPoint); err != nil {
 			log.Error(err, "aborting the server's FUSE connection")
@@ -119,13 +110,16 @@ func watch(w *worker, mountPoint, probeFile string, sigs <-chan os.Signal, log l
 	stopping := false
 	var deadline <-chan time.Time // after SIGTERM: first the kill, then giving up on the exit
 	killed := false
-	readEnd, startBy := w.readEnd, time.After(startTimeout) // the watchdog starts once it serves
+	readEnd, startBy := w.readEnd, time.After(startTimeout)
 	for {
 		select {
 		case <-w.exited:
 			return w.cmd.ProcessState, stopping
 		case <-readEnd:
 			readEnd, startBy = nil, nil
+			if w.ready { // it serves: watch it (ends with ctx, also when a signal came first)
+				go watchdog(ctx, probeFile, watchdogEvery, watchdogTimeout, wedged)
+			}
 		case <-startBy:
 			log.Info("the server did not start serving in time: aborting its connection and killing it", "after", startTimeout.String())
 			kill()
