@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,7 +122,7 @@ func TestSuccessorsOfKilledWorkersKeepAnswering(t *testing.T) {
 			t.Fatal(err)
 		}
 		for deadline := time.Now().Add(startWithin); ; time.Sleep(20 * time.Millisecond) {
-			if next, ok := onlyChild(s.cmd.Process.Pid); ok && next != w && mounted(s.dir) {
+			if replaced(s, w) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -133,20 +134,10 @@ func TestSuccessorsOfKilledWorkersKeepAnswering(t *testing.T) {
 	stopWithin(t, s, 2*time.Second)
 }
 
-// onlyChild returns the supervisor's child when it has exactly one.
-func onlyChild(pid int) (int, bool) {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var kids []string
-	for _, task := range tasks {
-		b, _ := os.ReadFile(task)
-		kids = append(kids, strings.Fields(string(b))...)
-	}
-	var child int
-	if len(kids) != 1 {
-		return 0, false
-	}
-	fmt.Sscan(kids[0], &child)
-	return child, true
+// replaced reports whether the supervisor's one child is a worker other than old, mounted.
+func replaced(s *server, old int) bool {
+	kids := children(s.cmd.Process.Pid)
+	return len(kids) == 1 && kids[0] != strconv.Itoa(old) && mounted(s.dir)
 }
 
 // SIGTERM ends the sidecar within 2 s and leaves no mount, at any moment: while it starts,
@@ -208,7 +199,7 @@ func TestWatchdogReplacesAWedgedWorker(t *testing.T) {
 	stopped := time.Now()
 	limit := watchdogEvery + watchdogTimeout + 10*time.Second
 	for {
-		if next, ok := onlyChild(s.cmd.Process.Pid); ok && next != w && mounted(s.dir) {
+		if replaced(s, w) {
 			if _, err := catView(filepath.Join(s.dir, "proc/meminfo"), 5*time.Second); err == nil {
 				break
 			}

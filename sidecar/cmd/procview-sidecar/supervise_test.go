@@ -13,19 +13,21 @@ import (
 	"time"
 )
 
+// children lists the processes pid forked (each of its threads lists the ones it forked).
+func children(pid int) []string {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var kids []string
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task) // a thread that ended meanwhile
+		kids = append(kids, strings.Fields(string(b))...)
+	}
+	return kids
+}
+
 // workerOf returns the PID of the supervisor's one child, the FUSE server.
 func workerOf(t *testing.T, supervisor int) int {
 	t.Helper()
-	// Each thread lists the children it forked.
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", supervisor))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f []string
-	for _, task := range tasks {
-		b, _ := os.ReadFile(task) // a thread that ended meanwhile
-		f = append(f, strings.Fields(string(b))...)
-	}
+	f := children(supervisor)
 	if len(f) != 1 {
 		t.Fatalf("supervisor %d has children %q, want one worker", supervisor, f)
 	}
