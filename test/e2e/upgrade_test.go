@@ -52,6 +52,8 @@ func TestUpgrade(t *testing.T) {
 
 	setAsideWebhook(t)
 	h := newHelm(t)
+	// TestDeploy's namespace of the same name may still be going away.
+	kubectl(t, "wait", "--for=delete", "namespace/"+deployNS, "--timeout=120s")
 	kubectl(t, "create", "namespace", deployNS)
 	kubectl(t, "label", "namespace", deployNS, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted")
 	uninstalled := false
