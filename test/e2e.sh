@@ -44,6 +44,18 @@ trap 'exit 130' INT TERM
 bash test/node/up.sh
 bash test/node/images.sh
 bash test/node/webhook.sh
+# TestUpgrade's version N+1: both images built again (make images) with another version, tagged
+# with it, imported beside test/node/images.sh's :dev ones.
+if [ -z "${E2E_BENCH:-}" ]; then
+  PROCVIEW_E2E_NEXT_VERSION=$(bin/procview-injector version | awk '{print $2}')-next
+  export PROCVIEW_E2E_NEXT_VERSION
+  next=$(. test/node/lib.sh && echo "$IMAGES")/next arch=$(go env GOARCH)
+  make -s images VERSION="$PROCVIEW_E2E_NEXT_VERSION" ARCHES="$arch" BIN="$next" >/dev/null
+  for n in sidecar injector; do
+    (. test/node/lib.sh && ctr_ images import "$next/images/procview-$n-$arch.tar" >/dev/null)
+  done
+  echo "e2e: images localhost/procview-{sidecar,injector}:$PROCVIEW_E2E_NEXT_VERSION imported" >&2
+fi
 if [ -n "${E2E_BENCH:-}" ]; then
   go test -tags e2e -count=1 -timeout 30m -run '^$' -bench "$E2E_BENCH" -benchtime 1x ./test/e2e/...
 else

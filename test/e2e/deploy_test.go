@@ -135,13 +135,9 @@ func deployDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	root := filepath.Join(wd, "..", "..")
-	api := os.Getenv("PROCVIEW_E2E_APISERVER")
-	if api == "" {
+	host, port := e2eAPIServer(t)
+	if host == "" {
 		return filepath.Join(root, "deploy")
-	}
-	host, port, ok := strings.Cut(api, ":")
-	if !ok {
-		t.Fatalf("PROCVIEW_E2E_APISERVER=%q: want host:port", api)
 	}
 	dir := filepath.Join(wd, ".work", "deploy-overlay")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -171,6 +167,20 @@ patches:
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// e2eAPIServer is PROCVIEW_E2E_APISERVER split into host and port; "", "" when it is not set.
+func e2eAPIServer(t *testing.T) (host, port string) {
+	t.Helper()
+	api := os.Getenv("PROCVIEW_E2E_APISERVER")
+	if api == "" {
+		return "", ""
+	}
+	host, port, ok := strings.Cut(api, ":")
+	if !ok {
+		t.Fatalf("PROCVIEW_E2E_APISERVER=%q: want host:port", api)
+	}
+	return host, port
 }
 
 func rollout(t *testing.T, ns, name string) {
