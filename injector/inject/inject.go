@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 
 	"github.com/procview/procview/sidecar/config"
 )
@@ -269,7 +270,7 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 		}
 	}
 
-	pod.Spec.ShareProcessNamespace = ptr(true)
+	pod.Spec.ShareProcessNamespace = ptr.To(true)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
 		Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	sc, w, err := sidecar(pod, cfg, opts, servedFiles, ns.Rules)
@@ -402,7 +403,7 @@ func mountView(c *corev1.Container, files []file) ([]string, []string) {
 			c.Name, by.Name, by.MountPath, VolumePath))
 	} else {
 		mounts = append(mounts, corev1.VolumeMount{Name: VolumeName, MountPath: VolumePath, ReadOnly: true,
-			MountPropagation: ptr(corev1.MountPropagationHostToContainer)})
+			MountPropagation: ptr.To(corev1.MountPropagationHostToContainer)})
 	}
 	c.VolumeMounts = append(c.VolumeMounts, mounts...)
 	return names, warnings
@@ -565,7 +566,7 @@ func sidecar(pod *corev1.Pod, cfg Config, o options, files []file, rules Rules) 
 		Resources:     res,
 		RestartPolicy: &always,
 		VolumeMounts: []corev1.VolumeMount{{Name: VolumeName, MountPath: VolumePath,
-			MountPropagation: ptr(corev1.MountPropagationBidirectional)}},
+			MountPropagation: ptr.To(corev1.MountPropagationBidirectional)}},
 		// The kubelet starts the next container once this hook returns: it returns as soon as
 		// the view answers (a startupProbe would add up to its period to every pod's start).
 		// If the view is not up in time the hook fails and the kubelet restarts the sidecar.
@@ -575,15 +576,13 @@ func sidecar(pod *corev1.Pod, cfg Config, o options, files []file, rules Rules) 
 		SecurityContext: &corev1.SecurityContext{
 			// Mounting FUSE and the cgroup filesystems, and Bidirectional propagation, need privilege.
 			// The explicit user overrides a pod-level runAsNonRoot or runAsUser.
-			Privileged:   ptr(true),
-			RunAsUser:    ptr(int64(0)),
-			RunAsGroup:   ptr(int64(0)),
-			RunAsNonRoot: ptr(false),
+			Privileged:   ptr.To(true),
+			RunAsUser:    ptr.To(int64(0)),
+			RunAsGroup:   ptr.To(int64(0)),
+			RunAsNonRoot: ptr.To(false),
 		},
 	}, warnings, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // selectors holds each parsed OwnPodSelector: a Config has one, and parsing it again for
 // every pod cost 2 % of an admission's CPU.

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 )
 
 // wantResources is what the pod's annotations and the injector's settings ask for the sidecar.
@@ -38,7 +39,7 @@ func wantResources(pod *corev1.Pod, cfg Config, o options) (SidecarResources, []
 				want.CPURequest = g
 			}
 		}
-		want.CPULimit = ptr(want.CPURequest.DeepCopy())
+		want.CPULimit = ptr.To(want.CPURequest.DeepCopy())
 		want.MemRequest = o.memLimit.DeepCopy()
 		warnings = append(warnings, fmt.Sprintf(
 			"procview: the pod is Guaranteed, so the sidecar's CPU limit equals its request (%s) to keep that QoS class; raise %s if reads of /proc are slow",

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/procview/procview/injector/inject"
+	"github.com/procview/procview/injector/internal/promreg"
 )
 
 // Path is where the webhook is served; the MutatingWebhookConfiguration points here.
@@ -57,19 +58,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"result"}),
 	}
 	// A second server in one process (tests) shares the first one's collectors.
-	if err := reg.Register(m.Pods); err != nil {
-		are, ok := err.(prometheus.AlreadyRegisteredError)
-		if !ok {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-		m.Pods = are.ExistingCollector.(*prometheus.CounterVec)
+	var err error
+	if m.Pods, err = promreg.Register(reg, m.Pods); err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.Latency); err != nil {
-		are, ok := err.(prometheus.AlreadyRegisteredError)
-		if !ok {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-		m.Latency = are.ExistingCollector.(*prometheus.HistogramVec)
+	if m.Latency, err = promreg.Register(reg, m.Latency); err != nil {
+		return nil, err
 	}
 	m.Pods.WithLabelValues(ResultInjected, "")
 	m.Pods.WithLabelValues(ResultError, "")

@@ -19,7 +19,6 @@ const (
 	EnvCPUView    = Prefix + "_CPU_VIEW"
 	EnvFiles      = Prefix + "_FILES"
 	EnvReattach   = Prefix + "_REATTACH"
-	EnvSupervise  = Prefix + "_SUPERVISE"
 )
 
 // CgroupRootAuto makes the sidecar find the cgroup filesystems itself: /sys/fs/cgroup when it

@@ -26,10 +26,8 @@ type Host struct {
 	Stat      []byte // /proc/stat
 	DiskStats []byte // /proc/diskstats
 	Swaps     []byte // /proc/swaps
-	LoadAvg   []byte // /proc/loadavg
-	Uptime    []byte // /proc/uptime
 	Online    []int  // host CPUs online (/sys/devices/system/cpu/online)
-	ClockTick int    // USER_HZ, 100 on Linux
+	ClockTick int    // USER_HZ (cgroup.UserHZ)
 }
 
 // Load is a container's load average, kept over time by a LoadTracker (loadavg is the only
@@ -66,8 +64,6 @@ const (
 	HostStat
 	HostDiskStats
 	HostSwaps
-	HostLoadAvg
-	HostUptime
 	HostOnline
 )
 
@@ -87,12 +83,6 @@ func (h *Host) Merge(src *Host, need HostNeed) {
 	}
 	if need&HostSwaps != 0 {
 		h.Swaps = src.Swaps
-	}
-	if need&HostLoadAvg != 0 {
-		h.LoadAvg = src.LoadAvg
-	}
-	if need&HostUptime != 0 {
-		h.Uptime = src.Uptime
 	}
 	if need&HostOnline != 0 {
 		h.Online = src.Online
