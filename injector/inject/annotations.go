@@ -1,5 +1,11 @@
 package inject
 
+import (
+	"strings"
+
+	"github.com/procview/procview/internal/podview"
+)
+
 // AnnotationDoc documents one pod annotation, for --help and the README's reference table.
 type AnnotationDoc struct {
 	Key, Values, Default, Help string
@@ -10,7 +16,7 @@ var Annotations = []AnnotationDoc{
 	{AnnotationInject, `"true" | "false"`, "(absent: the namespace label procview.dev/inject decides)",
 		`opt the pod in ("true") or out ("false"); any other value rejects the pod; a namespace labelled procview.dev/inject=disabled injects no pod`},
 	{AnnotationFiles, `all | name,name,... | -name,-name,...`, "all",
-		"view files to mount: meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps, online (or paths such as proc/meminfo); -name excludes"},
+		"view files to mount: " + strings.Join(fileNames(), ", ") + " (or paths such as proc/meminfo); -name excludes"},
 	{AnnotationCPUView, "quota | cpuset", "PROCVIEW_INJECTOR_CPU_VIEW (quota)",
 		"CPU count: ceil(CFS quota/period) capped by the cpuset, or the cpuset alone"},
 	{AnnotationSidecarCPU, "quantity > 0, e.g. 20m", "PROCVIEW_INJECTOR_SIDECAR_CPU_REQUEST (10m)",
@@ -21,4 +27,13 @@ var Annotations = []AnnotationDoc{
 		"the sidecar's memory request, capped by its limit (= limit in Guaranteed pods)"},
 	{AnnotationStatus, "JSON (written by the injector)", "-",
 		`what was injected: {"version","container","image","cpuView","files":[...],"containers":{"name":[files]}}`},
+}
+
+// fileNames are the view files' short names, in order.
+func fileNames() []string {
+	var names []string
+	for _, f := range podview.Files() {
+		names = append(names, f.Name())
+	}
+	return names
 }

@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/procview/procview/internal/podview"
 )
 
 // EnvPrefix is the environment prefix of the injector's settings (envconfig).
@@ -59,7 +61,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("%s_SIDECAR_PULL_POLICY=%q: want Always, IfNotPresent or Never", EnvPrefix, c.SidecarPullPolicy)
 	}
-	if err := checkCPUView(c.CPUView); err != nil {
+	if _, err := podview.ParseCPUView(c.CPUView); err != nil {
 		return fmt.Errorf("%s_CPU_VIEW: %w", EnvPrefix, err)
 	}
 	if _, err := positiveQuantity(c.SidecarCPURequest, resource.Quantity{}); err != nil {
@@ -86,14 +88,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%s_OWN_POD_SELECTOR=%q: %w", EnvPrefix, c.OwnPodSelector, err)
 	}
 	return nil
-}
-
-func checkCPUView(v string) error {
-	switch v {
-	case "quota", "cpuset":
-		return nil
-	}
-	return fmt.Errorf("%q: want quota or cpuset", v)
 }
 
 // positiveQuantity parses s and checks it is above zero and at least min.

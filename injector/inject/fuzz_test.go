@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/procview/procview/internal/podview"
 )
 
 // FuzzInject feeds arbitrary pods (JSON) to Inject: it must not panic, must not touch its input,
@@ -79,19 +81,19 @@ func FuzzInject(f *testing.F) {
 // twice in a container unless the input already did that, and the status annotation readable.
 func checkInjected(t *testing.T, in, out *corev1.Pod) {
 	t.Helper()
-	if len(out.Spec.InitContainers) == 0 || out.Spec.InitContainers[0].Name != SidecarName {
+	if len(out.Spec.InitContainers) == 0 || out.Spec.InitContainers[0].Name != podview.SidecarName {
 		if _, was := in.Annotations[AnnotationStatus]; !was {
 			t.Fatalf("sidecar is not the first init container")
 		}
 	}
 	n := 0
 	for _, v := range out.Spec.Volumes {
-		if v.Name == VolumeName {
+		if v.Name == podview.VolumeName {
 			n++
 		}
 	}
 	if n != 1 {
-		t.Fatalf("%d volumes named %s", n, VolumeName)
+		t.Fatalf("%d volumes named %s", n, podview.VolumeName)
 	}
 	if out.Spec.ShareProcessNamespace == nil || !*out.Spec.ShareProcessNamespace {
 		t.Fatalf("shareProcessNamespace not set")

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
-	"github.com/procview/procview/sidecar/config"
+	"github.com/procview/procview/internal/podview"
 )
 
 // Pod annotations. Only AnnotationInject is read on pods that have not opted in.
@@ -60,16 +60,9 @@ const (
 // Pod Security Admission's enforce label: any level other than privileged rejects our privileged sidecar.
 const psaEnforceLabel = "pod-security.kubernetes.io/enforce"
 
-// The pod layout shared with the sidecar (see the project brief).
-const (
-	SidecarName   = "procview"           // the sidecar's container name
-	VolumeName    = "procview"           // the emptyDir holding the view
-	VolumePath    = "/var/lib/procview"  // where every container mounts the volume
-	MountPoint    = VolumePath + "/view" // the FUSE mount, a subdirectory (a dead mount at the root would break the sidecar's restart)
-	SidecarBinary = "/procview-sidecar"  // the binary's path in the sidecar image
-	viewSubPath   = "view"               // subPath prefix of the view files in the volume
-	probeWait     = "60s"                // postStart: how long the view may take before the kubelet restarts the sidecar
-)
+// probeWait is how long the sidecar's postStart probe waits for the view before the kubelet
+// restarts the sidecar. The rest of the pod layout is podview's.
+const probeWait = "60s"
 
 // SkipReason says why a pod was left alone. The empty reason means the pod was injected (or,
 // for an already injected pod, completed with containers added since).
@@ -133,17 +126,6 @@ type InvalidAnnotationError struct{ Problems []string }
 
 func (e *InvalidAnnotationError) Error() string {
 	return "procview: invalid annotations: " + strings.Join(e.Problems, "; ")
-}
-
-// file is one view file: its path relative to the mount point and its short name.
-type file struct{ path, name string }
-
-func viewFiles() []file {
-	fs := make([]file, len(config.ViewFiles))
-	for i, p := range config.ViewFiles {
-		fs[i] = file{path: p, name: path.Base(p)}
-	}
-	return fs
 }
 
 // Inject returns the pod with procview added, or unchanged with the reason it was skipped.
@@ -220,7 +202,7 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 			}
 			return complete(pod, raw)
 		}
-		return skip(SkipNameConflict, fmt.Sprintf("procview: not injected: the pod already has a container named %q", SidecarName))
+		return skip(SkipNameConflict, fmt.Sprintf("procview: not injected: the pod already has a container named %q", podview.SidecarName))
 	}
 
 	opts, warnings, err := readAnnotations(pod, cfg)
@@ -240,15 +222,15 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 		return skip(SkipPSAForbidden, append(warnings, w)...)
 	}
 	for _, v := range pod.Spec.Volumes {
-		if v.Name == VolumeName {
-			return skip(SkipNameConflict, append(warnings, fmt.Sprintf("procview: not injected: the pod already has a volume named %q", VolumeName))...)
+		if v.Name == podview.VolumeName {
+			return skip(SkipNameConflict, append(warnings, fmt.Sprintf("procview: not injected: the pod already has a volume named %q", podview.VolumeName))...)
 		}
 	}
 	if _, stale := pod.Annotations[AnnotationStatus]; stale {
 		warnings = append(warnings, fmt.Sprintf("procview: %s was present without the sidecar: replaced", AnnotationStatus))
 	}
 
-	st := Status{Version: cfg.Version, Container: SidecarName, Image: cfg.SidecarImage, CPUView: opts.cpuView,
+	st := Status{Version: cfg.Version, Container: podview.SidecarName, Image: cfg.SidecarImage, CPUView: opts.cpuView,
 		Containers: map[string][]string{}}
 	served := map[string]bool{}
 	for _, c := range appContainers(pod) {
@@ -262,17 +244,17 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 	if len(served) == 0 {
 		return skip(SkipAllFilesConflict, append(warnings, "procview: not injected: every container already mounts something at every selected view path")...)
 	}
-	var servedFiles []file
+	var servedFiles []podview.File
 	for _, f := range opts.files {
-		if served[f.name] {
+		if served[f.Name()] {
 			servedFiles = append(servedFiles, f)
-			st.Files = append(st.Files, f.name)
+			st.Files = append(st.Files, f.Name())
 		}
 	}
 
 	pod.Spec.ShareProcessNamespace = ptr.To(true)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
-		Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		Name: podview.VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	sc, w, err := sidecar(pod, cfg, opts, servedFiles, ns.Rules)
 	if err != nil {
 		return skip(SkipResourceRules, append(warnings, fmt.Sprintf(
@@ -296,9 +278,9 @@ func complete(pod *corev1.Pod, raw string) (Result, error) {
 		return Result{Pod: pod, Skip: SkipAlreadyInjected,
 			Warnings: []string{fmt.Sprintf("procview: %s is not readable; leaving the injected pod as it is", AnnotationStatus)}}, nil
 	}
-	var files []file
-	for _, f := range viewFiles() {
-		if slices.Contains(st.Files, f.name) {
+	var files []podview.File
+	for _, f := range podview.Files() {
+		if slices.Contains(st.Files, f.Name()) {
 			files = append(files, f)
 		}
 	}
@@ -343,7 +325,7 @@ func marshalStatus(st Status) string {
 func hasSidecar(pod *corev1.Pod) bool {
 	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for _, c := range cs {
-			if c.Name == SidecarName {
+			if c.Name == podview.SidecarName {
 				return true
 			}
 		}
@@ -356,7 +338,7 @@ func hasSidecar(pod *corev1.Pod) bool {
 func appContainers(pod *corev1.Pod) []*corev1.Container {
 	var cs []*corev1.Container
 	for i := range pod.Spec.InitContainers {
-		if pod.Spec.InitContainers[i].Name != SidecarName {
+		if pod.Spec.InitContainers[i].Name != podview.SidecarName {
 			cs = append(cs, &pod.Spec.InitContainers[i])
 		}
 	}
@@ -376,19 +358,19 @@ func isWindows(pod *corev1.Pod) bool {
 // mountView adds the view's mounts to one container, leaving out each file whose path (or a
 // parent directory of it) the container already mounts something at. It returns the names of
 // the files mounted and a warning per file left out.
-func mountView(c *corev1.Container, files []file) ([]string, []string) {
+func mountView(c *corev1.Container, files []podview.File) ([]string, []string) {
 	names := []string{}
 	var left []string
 	var mounts []corev1.VolumeMount
 	for _, f := range files {
-		target := config.TargetPath(f.path)
+		target := f.Target()
 		if by, ok := mountedAt(c, target, false); ok {
 			left = append(left, fmt.Sprintf("%s (volume %q at %s)", target, by.Name, by.MountPath))
 			continue
 		}
-		mounts = append(mounts, corev1.VolumeMount{Name: VolumeName, MountPath: target,
-			SubPath: viewSubPath + "/" + f.path, ReadOnly: true})
-		names = append(names, f.name)
+		mounts = append(mounts, corev1.VolumeMount{Name: podview.VolumeName, MountPath: target,
+			SubPath: podview.ViewSubPath + "/" + f.Path, ReadOnly: true})
+		names = append(names, f.Name())
 	}
 	var warnings []string
 	if len(left) > 0 {
@@ -397,12 +379,12 @@ func mountView(c *corev1.Container, files []file) ([]string, []string) {
 	if len(mounts) == 0 {
 		return names, warnings
 	}
-	if by, ok := mountedAt(c, VolumePath, true); ok {
+	if by, ok := mountedAt(c, podview.VolumePath, true); ok {
 		warnings = append(warnings, fmt.Sprintf(
 			"procview: container %q mounts volume %q at %s, so it does not get %s: its view files will not be re-attached if the sidecar restarts",
-			c.Name, by.Name, by.MountPath, VolumePath))
+			c.Name, by.Name, by.MountPath, podview.VolumePath))
 	} else {
-		mounts = append(mounts, corev1.VolumeMount{Name: VolumeName, MountPath: VolumePath, ReadOnly: true,
+		mounts = append(mounts, corev1.VolumeMount{Name: podview.VolumeName, MountPath: podview.VolumePath, ReadOnly: true,
 			MountPropagation: ptr.To(corev1.MountPropagationHostToContainer)})
 	}
 	c.VolumeMounts = append(c.VolumeMounts, mounts...)
@@ -413,7 +395,7 @@ func mountView(c *corev1.Container, files []file) ([]string, []string) {
 // it (other than "/": the user chose what is there), or for a directory below it (ours would hide it).
 func mountedAt(c *corev1.Container, target string, dir bool) (corev1.VolumeMount, bool) {
 	for _, m := range c.VolumeMounts {
-		if m.Name == VolumeName {
+		if m.Name == podview.VolumeName {
 			continue
 		}
 		p := path.Clean("/" + m.MountPath)
@@ -429,7 +411,7 @@ func mountedAt(c *corev1.Container, target string, dir bool) (corev1.VolumeMount
 
 // options are the pod's choices after its annotations were read.
 type options struct {
-	files    []file
+	files    []podview.File
 	cpuView  string
 	cpu      resource.Quantity
 	memLimit resource.Quantity
@@ -440,7 +422,7 @@ type options struct {
 // readAnnotations validates every procview.dev/ annotation at once, so the error lists all problems.
 func readAnnotations(pod *corev1.Pod, cfg Config) (options, []string, error) {
 	var problems, warnings []string
-	o := options{files: viewFiles(), cpuView: cfg.CPUView}
+	o := options{files: podview.Files(), cpuView: cfg.CPUView}
 	var err error
 	if o.cpu, err = positiveQuantity(cfg.SidecarCPURequest, resource.Quantity{}); err != nil {
 		problems = append(problems, "injector setting SIDECAR_CPU_REQUEST: "+err.Error())
@@ -466,7 +448,7 @@ func readAnnotations(pod *corev1.Pod, cfg Config) (options, []string, error) {
 			}
 			o.files = fs
 		case AnnotationCPUView:
-			if err := checkCPUView(v); err != nil {
+			if _, err := podview.ParseCPUView(v); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 			}
 			o.cpuView = v
@@ -498,8 +480,8 @@ func readAnnotations(pod *corev1.Pod, cfg Config) (options, []string, error) {
 }
 
 // parseFiles reads procview.dev/files: "all", names to include, or "-name"s to exclude.
-func parseFiles(v string) ([]file, error) {
-	all := viewFiles()
+func parseFiles(v string) ([]podview.File, error) {
+	all := podview.Files()
 	if strings.TrimSpace(v) == "all" {
 		return all, nil
 	}
@@ -508,26 +490,22 @@ func parseFiles(v string) ([]file, error) {
 		item = strings.TrimSpace(item)
 		neg := strings.HasPrefix(item, "-")
 		name := strings.TrimPrefix(item, "-")
-		i := slices.IndexFunc(all, func(f file) bool { return name != "" && (f.name == name || f.path == name) })
+		i := slices.IndexFunc(all, func(f podview.File) bool { return name != "" && (f.Name() == name || f.Path == name) })
 		if i < 0 {
-			var known []string
-			for _, f := range all {
-				known = append(known, f.name)
-			}
-			return nil, fmt.Errorf("unknown file %q (known: all, %s; prefix a name with - to exclude it)", item, strings.Join(known, ","))
+			return nil, fmt.Errorf("unknown file %q (known: all, %s; prefix a name with - to exclude it)", item, strings.Join(fileNames(), ","))
 		}
 		if neg {
-			exclude = append(exclude, all[i].name)
+			exclude = append(exclude, all[i].Name())
 		} else {
-			include = append(include, all[i].name)
+			include = append(include, all[i].Name())
 		}
 	}
 	if len(include) > 0 && len(exclude) > 0 {
 		return nil, errors.New("mixes files to include and files to exclude (-name)")
 	}
-	var out []file
+	var out []podview.File
 	for _, f := range all {
-		if (len(include) > 0 && slices.Contains(include, f.name)) || (len(exclude) > 0 && !slices.Contains(exclude, f.name)) {
+		if (len(include) > 0 && slices.Contains(include, f.Name())) || (len(exclude) > 0 && !slices.Contains(exclude, f.Name())) {
 			out = append(out, f)
 		}
 	}
@@ -538,10 +516,10 @@ func parseFiles(v string) ([]file, error) {
 }
 
 // sidecar builds the procview native sidecar, its resources fitted to the namespace's rules.
-func sidecar(pod *corev1.Pod, cfg Config, o options, files []file, rules Rules) (corev1.Container, []string, error) {
+func sidecar(pod *corev1.Pod, cfg Config, o options, files []podview.File, rules Rules) (corev1.Container, []string, error) {
 	var paths []string
 	for _, f := range files {
-		paths = append(paths, f.path)
+		paths = append(paths, f.Path)
 	}
 	want, warnings := wantResources(pod, cfg, o)
 	res, w, err := FitResources(want, rules, pod)
@@ -551,27 +529,27 @@ func sidecar(pod *corev1.Pod, cfg Config, o options, files []file, rules Rules) 
 	warnings = append(warnings, w...)
 	always := corev1.ContainerRestartPolicyAlways
 	return corev1.Container{
-		Name:            SidecarName,
+		Name:            podview.SidecarName,
 		Image:           cfg.SidecarImage,
 		ImagePullPolicy: corev1.PullPolicy(cfg.SidecarPullPolicy),
-		Command:         []string{SidecarBinary, "serve"},
+		Command:         []string{podview.SidecarBinary, "serve"},
 		Env: []corev1.EnvVar{
-			{Name: config.EnvMountPoint, Value: MountPoint},
-			{Name: config.EnvScope, Value: config.ScopePod},
-			{Name: config.EnvCPUView, Value: o.cpuView},
-			{Name: config.EnvFiles, Value: strings.Join(paths, ",")},
-			{Name: config.EnvCgroupRoot, Value: config.CgroupRootAuto},
-			{Name: config.EnvReattach, Value: "true"},
+			{Name: podview.EnvMountPoint, Value: podview.MountPoint},
+			{Name: podview.EnvScope, Value: podview.ScopePod},
+			{Name: podview.EnvCPUView, Value: o.cpuView},
+			{Name: podview.EnvFiles, Value: strings.Join(paths, ",")},
+			{Name: podview.EnvCgroupRoot, Value: podview.CgroupRootAuto},
+			{Name: podview.EnvReattach, Value: "true"},
 		},
 		Resources:     res,
 		RestartPolicy: &always,
-		VolumeMounts: []corev1.VolumeMount{{Name: VolumeName, MountPath: VolumePath,
+		VolumeMounts: []corev1.VolumeMount{{Name: podview.VolumeName, MountPath: podview.VolumePath,
 			MountPropagation: ptr.To(corev1.MountPropagationBidirectional)}},
 		// The kubelet starts the next container once this hook returns: it returns as soon as
 		// the view answers (a startupProbe would add up to its period to every pod's start).
 		// If the view is not up in time the hook fails and the kubelet restarts the sidecar.
 		Lifecycle: &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
-			Command: []string{SidecarBinary, "probe", "--mountpoint", MountPoint, "--wait", probeWait}}}},
+			Command: []string{podview.SidecarBinary, "probe", "--mountpoint", podview.MountPoint, "--wait", probeWait}}}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext: &corev1.SecurityContext{
 			// Mounting FUSE and the cgroup filesystems, and Bidirectional propagation, need privilege.

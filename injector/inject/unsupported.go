@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/procview/procview/internal/podview"
 )
 
 // Skip reasons for pods the sidecar cannot serve or that chose otherwise.
@@ -72,10 +74,10 @@ func pinnedToWindows(pod *corev1.Pod) bool {
 // exist and the API server would refuse the pod.
 func foreignStatus(pod *corev1.Pod) string {
 	for _, v := range pod.Spec.Volumes {
-		if v.Name == VolumeName && v.EmptyDir != nil {
+		if v.Name == podview.VolumeName && v.EmptyDir != nil {
 			return ""
 		}
 	}
 	return fmt.Sprintf("procview: not injected: the pod has %s and a container named %q but no emptyDir volume %q: it was not injected by procview; remove the annotation or rename the container",
-		AnnotationStatus, SidecarName, VolumeName)
+		AnnotationStatus, podview.SidecarName, podview.VolumeName)
 }

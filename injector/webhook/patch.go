@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/procview/procview/injector/inject"
+	"github.com/procview/procview/internal/podview"
 )
 
 // patchFor returns the JSON patch that turns pod in into out, built from the few places
@@ -54,11 +54,11 @@ func mayLackMetadata(p *corev1.Pod) bool {
 // has the sidecar first and in has it further back; nil otherwise.
 func sidecarMovedFirst(in, out *corev1.Pod) (*corev1.Pod, int) {
 	ic, oc := in.Spec.InitContainers, out.Spec.InitContainers
-	if len(oc) == 0 || oc[0].Name != inject.SidecarName {
+	if len(oc) == 0 || oc[0].Name != podview.SidecarName {
 		return nil, 0
 	}
 	for k := 1; k < len(ic); k++ {
-		if ic[k].Name == inject.SidecarName {
+		if ic[k].Name == podview.SidecarName {
 			m := *in
 			m.Spec.InitContainers = append([]corev1.Container{ic[k]}, append(slices.Clone(ic[:k]), ic[k+1:]...)...)
 			return &m, k

@@ -13,6 +13,7 @@ import (
 
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/testpods"
+	"github.com/procview/procview/internal/podview"
 )
 
 // applyPatch encodes ops as the webhook does and applies them to the JSON document raw as
@@ -113,8 +114,8 @@ func TestPatchForKeepsUnknownFields(t *testing.T) {
 			t.Errorf("the %s lost its unknown field", what)
 		}
 	}
-	if first := initc[0].(map[string]any)["name"]; first != inject.SidecarName {
-		t.Errorf("first init container is %v, want the sidecar %q", first, inject.SidecarName)
+	if first := initc[0].(map[string]any)["name"]; first != podview.SidecarName {
+		t.Errorf("first init container is %v, want the sidecar %q", first, podview.SidecarName)
 	}
 }
 

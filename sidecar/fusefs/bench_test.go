@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 	"github.com/procview/procview/sidecar/render"
@@ -23,7 +24,7 @@ func BenchmarkRender(b *testing.B) {
 		b.Fatal(err)
 	}
 	fs := New(Options{Reader: r, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
-		CPUView: render.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
+		CPUView: podview.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
 	pid := os.Getpid()
 	for _, f := range render.Files() {
 		b.Run(f.Path, func(b *testing.B) {
@@ -49,7 +50,7 @@ func BenchmarkReadThroughMount(b *testing.B) {
 	}
 	dir := b.TempDir()
 	fs := New(Options{Reader: r, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
-		CPUView: render.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
+		CPUView: podview.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
 	mfs, err := Mount(dir, fs)
 	if err != nil {
 		b.Fatal(err)

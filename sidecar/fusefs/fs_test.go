@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 	"github.com/procview/procview/sidecar/render"
@@ -41,7 +42,7 @@ func mountView(t *testing.T, reader cgroup.Reader, files []render.File) string {
 		}
 	}, funcr.Options{})
 	fs := New(Options{
-		Reader: reader, Files: files, ProcRoot: "/proc", SysRoot: "/sys", CPUView: render.CPUViewQuota,
+		Reader: reader, Files: files, ProcRoot: "/proc", SysRoot: "/sys", CPUView: podview.CPUViewQuota,
 		Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: log,
 	})
 	mfs, err := Mount(dir, fs)

@@ -13,10 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procview/procview/initmount"
+	"github.com/procview/procview/internal/podview"
 )
-
-// FSType is how the mount shows in /proc/<pid>/mountinfo ("fuse." + subtype).
-const FSType = "fuse.procview"
 
 // Mount mounts fs at dir with mount(2) (jacobsa/fuse does that itself as root; no fusermount)
 // and returns once the kernel has finished the FUSE handshake and poll is refused (refusePoll).
@@ -25,7 +23,7 @@ func Mount(dir string, fs *FS) (*fuse.MountedFileSystem, error) {
 		FSName: "procview",
 		// Nothing is ever written: 4 KiB writes make each request buffer 8 KiB instead of 1 MiB.
 		MaxWrite: 4096,
-		Subtype:  strings.TrimPrefix(FSType, "fuse."),
+		Subtype:  strings.TrimPrefix(podview.FSType, "fuse."),
 		ReadOnly: true,
 		// allow_other: non-root and user-namespace-remapped readers in app containers.
 		Options:                map[string]string{"allow_other": ""},
@@ -78,7 +76,7 @@ func MountsAt(dir string) ([]initmount.Mount, error) {
 	}
 	var at []initmount.Mount
 	for _, m := range mounts {
-		if m.MountPoint == abs && m.FSType == FSType {
+		if m.MountPoint == abs && m.FSType == podview.FSType {
 			at = append(at, m)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"golang.org/x/sys/unix"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/fusefs"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
@@ -55,7 +56,7 @@ func mountView(t *testing.T, tweak func(*fusefs.Options)) string {
 	}, funcr.Options{})
 	opts := fusefs.Options{
 		Reader: reader, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
-		CPUView: render.CPUViewQuota, Now: bootTime, Log: log,
+		CPUView: podview.CPUViewQuota, Now: bootTime, Log: log,
 	}
 	if tweak != nil {
 		tweak(&opts)

@@ -5,17 +5,8 @@ package render
 import (
 	"time"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
-)
-
-// CPUView chooses how many CPUs a container sees.
-type CPUView string
-
-const (
-	// CPUViewQuota: ceil(quota/period), capped by the cpuset (the default).
-	CPUViewQuota CPUView = "quota"
-	// CPUViewCpuset: the cpuset alone, as lxcfs without --enable-cfs.
-	CPUViewCpuset CPUView = "cpuset"
 )
 
 // Host holds the host's own files and facts the renderers start from.
@@ -41,7 +32,7 @@ type Input struct {
 	Snap    *cgroup.Snapshot
 	Host    *Host
 	Now     time.Duration // time since boot (CLOCK_BOOTTIME) at render
-	CPUView CPUView
+	CPUView podview.CPUView
 	Load    Load // filled in for loadavg only
 }
 

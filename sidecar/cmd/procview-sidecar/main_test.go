@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/config"
 	"github.com/procview/procview/sidecar/fusefs"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
@@ -153,8 +154,8 @@ func launch(t *testing.T, dir string, prefix []string, args ...string) *server {
 func inContainer(t *testing.T, cg *testcgroup.Cgroup, view, script string) string {
 	t.Helper()
 	var binds strings.Builder
-	for _, f := range config.ViewFiles {
-		fmt.Fprintf(&binds, "mount --bind %s %s && ", filepath.Join(view, f), config.TargetPath(f))
+	for _, f := range podview.Files() {
+		fmt.Fprintf(&binds, "mount --bind %s %s && ", filepath.Join(view, f.Path), f.Target())
 	}
 	cmd := cg.Command("unshare", "-m", "-p", "-f", "--mount-proc", "--propagation", "private",
 		"sh", "-c", binds.String()+script)
@@ -348,7 +349,7 @@ var update = flag.Bool("update", false, "rewrite settings.txt")
 func TestSettingsTableIsCurrent(t *testing.T) {
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0) // align envconfig's tab-separated table
-	if err := envconfig.Usagef(config.Prefix, &config.Serve{}, tw, envconfig.DefaultTableFormat); err != nil {
+	if err := envconfig.Usagef(podview.EnvPrefix, &config.Serve{}, tw, envconfig.DefaultTableFormat); err != nil {
 		t.Fatal(err)
 	}
 	tw.Flush()
@@ -368,7 +369,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, env := range []string{config.EnvMountPoint, config.EnvCgroupRoot, config.EnvProcRoot, config.EnvScope, config.EnvCPUView, config.EnvFiles, config.EnvReattach} {
+	for _, env := range []string{podview.EnvMountPoint, podview.EnvCgroupRoot, podview.EnvProcRoot, podview.EnvScope, podview.EnvCPUView, podview.EnvFiles, podview.EnvReattach} {
 		if !strings.Contains(string(out), env) {
 			t.Errorf("--help does not mention %s", env)
 		}

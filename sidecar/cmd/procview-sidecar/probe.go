@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/config"
 )
 
@@ -32,13 +33,13 @@ func probeFile(cfg config.Serve) string {
 	if len(cfg.Files) > 0 {
 		return cfg.Files[0]
 	}
-	return config.ViewFiles[0]
+	return podview.Files()[0].Path
 }
 
 // probe checks that the view at cfg.MountPoint is mounted and answers a read with content.
 func probe(cfg config.Serve) error {
 	if cfg.MountPoint == "" {
-		return fmt.Errorf("%s (--mountpoint) is required", config.EnvMountPoint)
+		return fmt.Errorf("%s (--mountpoint) is required", podview.EnvMountPoint)
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(cfg.MountPoint, &st); err != nil {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procview/procview/initmount"
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/cgroupmount"
 	"github.com/procview/procview/sidecar/config"
@@ -39,7 +40,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 		return err
 	}
 	root := cfg.CgroupRoot
-	if root == config.CgroupRootAuto {
+	if root == podview.CgroupRootAuto {
 		var cleanup func()
 		if root, cleanup, err = cgroupmount.Resolve("/sys/fs/cgroup", cfg.ProcRoot, cgroupmount.Private); err != nil {
 			return fmt.Errorf("find the cgroup filesystems: %w", err)
@@ -47,7 +48,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 		defer cleanup()
 	}
 	scope := cfg.Scope
-	if scope == config.ScopePod {
+	if scope == podview.ScopePod {
 		if scope, err = podScope(root, cfg.ProcRoot); err != nil {
 			return err
 		}
@@ -63,7 +64,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	loads := render.NewLoadTracker()
 	fs := fusefs.New(fusefs.Options{
 		Reader: reader, Files: files, ProcRoot: cfg.ProcRoot, SysRoot: cfg.SysRoot,
-		CPUView: render.CPUView(cfg.CPUView), Now: bootTime, Log: log, Loads: loads,
+		CPUView: podview.CPUView(cfg.CPUView), Now: bootTime, Log: log, Loads: loads,
 	})
 	mfs, err := fusefs.Mount(cfg.MountPoint, fs)
 	if err != nil {
@@ -146,7 +147,7 @@ func selectFiles(names []string) ([]render.File, error) {
 	for _, n := range names {
 		f, ok := render.Lookup(n)
 		if !ok {
-			return nil, fmt.Errorf("%s: unknown view file %q (known: %v)", config.EnvFiles, n, config.ViewFiles)
+			return nil, fmt.Errorf("%s: unknown view file %q (known: %v)", podview.EnvFiles, n, podview.Paths())
 		}
 		out = append(out, f)
 	}
@@ -165,7 +166,7 @@ func podScope(root, procRoot string) (string, error) {
 	}
 	pod := filepath.Dir(own)
 	if pod == "/" {
-		return "", fmt.Errorf("%s=%s: own cgroup %s has no pod cgroup above it", config.EnvScope, config.ScopePod, own)
+		return "", fmt.Errorf("%s=%s: own cgroup %s has no pod cgroup above it", podview.EnvScope, podview.ScopePod, own)
 	}
 	return pod, nil
 }
@@ -229,11 +230,11 @@ func staleMount(dir string) (bool, error) {
 func reattach(cfg config.Serve, files []render.File, log logr.Logger) {
 	var fl []initmount.File
 	for _, f := range files {
-		fl = append(fl, initmount.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: config.TargetPath(f.Path)})
+		fl = append(fl, initmount.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: podview.File{Path: f.Path}.Target()})
 	}
 	self := os.Getpid()
 	nss, err := initmount.Reattach(log, initmount.Options{
-		ProcRoot: cfg.ProcRoot, FSType: fusefs.FSType, Files: fl,
+		ProcRoot: cfg.ProcRoot, FSType: podview.FSType, Files: fl,
 		Skip: func(pid int) bool { return pid == self || pid == 1 },
 	})
 	if err != nil {
