@@ -6,6 +6,42 @@ import (
 	"github.com/procview/procview/internal/podview"
 )
 
+// Pod annotations. Only AnnotationInject is read on pods that have not opted in.
+const (
+	// AnnotationInject opts a pod in ("true") or out ("false"). Absent: the namespace's
+	// LabelInject decides.
+	AnnotationInject = "procview.dev/inject"
+	// AnnotationFiles picks the view files: "all" (default), a comma-separated list of names
+	// (meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,online, or paths such as proc/meminfo),
+	// or a list of exclusions each starting with "-" (e.g. "-diskstats,-swaps").
+	AnnotationFiles = "procview.dev/files"
+	// AnnotationCPUView sets how the CPU count is computed: "quota" (ceil(quota/period) capped
+	// by the cpuset) or "cpuset". Default: the injector's PROCVIEW_INJECTOR_CPU_VIEW.
+	AnnotationCPUView = "procview.dev/cpu-view"
+	// AnnotationSidecarCPU is the sidecar's CPU request (a quantity above zero, e.g. "20m").
+	AnnotationSidecarCPU = "procview.dev/sidecar-cpu"
+	// AnnotationSidecarMemory is the sidecar's memory limit (a quantity of at least 16Mi); its
+	// request follows it unless AnnotationSidecarMemoryRequest is set. Without it: the
+	// configured default limit and request.
+	AnnotationSidecarMemory = "procview.dev/sidecar-memory"
+	// AnnotationSidecarMemoryRequest is the sidecar's memory request (a quantity above zero,
+	// capped by its limit).
+	AnnotationSidecarMemoryRequest = "procview.dev/sidecar-memory-request"
+	// AnnotationStatus is written by the injector (JSON, see Status); never set it by hand.
+	AnnotationStatus = "procview.dev/status"
+
+	annotationPrefix = "procview.dev/"
+)
+
+// LabelInject on a namespace: "enabled" injects every pod there that does not opt out,
+// "disabled" injects none, not even pods annotated procview.dev/inject: "true".
+// Any other value is ignored with a warning.
+const (
+	LabelInject         = "procview.dev/inject"
+	LabelInjectEnabled  = "enabled"
+	LabelInjectDisabled = "disabled"
+)
+
 // AnnotationDoc documents one pod annotation, for --help and the README's reference table.
 type AnnotationDoc struct {
 	Key, Values, Default, Help string
