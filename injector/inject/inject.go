@@ -124,13 +124,13 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 		return Result{Pod: pod, Skip: SkipInvalidAnnotation}, err
 	}
 	if pod.Spec.HostPID {
-		return skip(SkipHostPID, append(warnings, "procview: not injected: hostPID pods see the host's processes and cannot share a pod PID namespace")...)
+		return skip(SkipHostPID, append(warnings, notInjected(SkipHostPID))...)
 	}
 	if r, w := unsupported(pod); r != NotSkipped {
 		return skip(r, append(warnings, w)...)
 	}
 	if isWindows(pod) {
-		return skip(SkipWindows, append(warnings, "procview: not injected: Windows pods have no /proc")...)
+		return skip(SkipWindows, append(warnings, notInjected(SkipWindows))...)
 	}
 	if blocked, w := podSecurityBlocks(nsName, ns.Labels, cfg); blocked {
 		return skip(SkipPSAForbidden, append(warnings, w)...)
@@ -156,7 +156,7 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 		}
 	}
 	if len(served) == 0 {
-		return skip(SkipAllFilesConflict, append(warnings, "procview: not injected: every container already mounts something at every selected view path")...)
+		return skip(SkipAllFilesConflict, append(warnings, notInjected(SkipAllFilesConflict))...)
 	}
 	var servedFiles []podview.File
 	for _, f := range opts.files {
