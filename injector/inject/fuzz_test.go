@@ -44,7 +44,7 @@ func FuzzInject(f *testing.F) {
 			ns.Labels[LabelInject] = inject
 		}
 		before := pod.DeepCopy()
-		res, err := Inject(&pod, ns, testConfig())
+		res, err := Inject(&pod, ns, testSettings(t))
 		if d := cmp.Diff(before, &pod); d != "" {
 			t.Fatalf("input modified:\n%s", d)
 		}
@@ -61,7 +61,7 @@ func FuzzInject(f *testing.F) {
 		} else {
 			checkInjected(t, before, res.Pod)
 		}
-		again, err := Inject(res.Pod, ns, testConfig())
+		again, err := Inject(res.Pod, ns, testSettings(t))
 		if err != nil {
 			t.Fatalf("re-inject: %v", err)
 		}
@@ -130,7 +130,7 @@ func hasDupMount(c corev1.Container) bool {
 func BenchmarkInject(b *testing.B) {
 	for _, name := range []string{"plain", "multi-container", "conflicting-mounts", "already-injected"} {
 		pod, ns := readCase(b, filepath.Join("testdata", "pods", name+".yaml"))
-		cfg := testConfig()
+		cfg := testSettings(b)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

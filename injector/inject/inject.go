@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -49,7 +48,7 @@ func (e *InvalidAnnotationError) Error() string {
 // Whether the pod is a candidate: its procview.dev/inject annotation ("true" or "false") wins,
 // except that a namespace labelled procview.dev/inject=disabled injects no pod; without the
 // annotation, the pod is injected when its namespace is labelled procview.dev/inject=enabled.
-func Inject(in *corev1.Pod, ns NamespaceInfo, cfg Config) (Result, error) {
+func Inject(in *corev1.Pod, ns NamespaceInfo, cfg *Settings) (Result, error) {
 	nsName := ns.Name
 	if nsName == "" {
 		nsName = in.Namespace
@@ -78,7 +77,7 @@ func namespaceMode(nsName string, nsLabels map[string]string) (string, string) {
 }
 
 // inject is Inject once the namespace's name and label are known.
-func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result, error) {
+func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg *Settings) (Result, error) {
 	nsName := ns.Name
 	pod := in.DeepCopy()
 	skip := func(r SkipReason, warnings ...string) (Result, error) {
@@ -103,11 +102,8 @@ func inject(in *corev1.Pod, ns NamespaceInfo, nsMode string, cfg Config) (Result
 	if nsName != "" && slices.Contains(cfg.ExcludedNamespaces, nsName) {
 		return skip(SkipExcludedNamespace, fmt.Sprintf("procview: namespace %q is excluded from injection", nsName))
 	}
-	if cfg.OwnPodSelector != "" {
-		sel, err := parseSelector(cfg.OwnPodSelector)
-		if err == nil && sel.Matches(labels.Set(pod.Labels)) {
-			return skip(SkipOwnPod)
-		}
+	if cfg.ownPods != nil && cfg.ownPods.Matches(labels.Set(pod.Labels)) {
+		return skip(SkipOwnPod)
 	}
 	if hasSidecar(pod) {
 		if raw, ok := pod.Annotations[AnnotationStatus]; ok {
@@ -215,20 +211,4 @@ func isWindows(pod *corev1.Pod) bool {
 		return true
 	}
 	return strings.EqualFold(pod.Spec.NodeSelector["kubernetes.io/os"], "windows")
-}
-
-// selectors holds each parsed OwnPodSelector: a Config has one, and parsing it again for
-// every pod cost 2 % of an admission's CPU.
-var selectors sync.Map // string → labels.Selector
-
-func parseSelector(s string) (labels.Selector, error) {
-	if sel, ok := selectors.Load(s); ok {
-		return sel.(labels.Selector), nil
-	}
-	sel, err := labels.Parse(s)
-	if err != nil {
-		return nil, err
-	}
-	selectors.Store(s, sel)
-	return sel, nil
 }

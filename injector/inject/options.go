@@ -23,16 +23,10 @@ type options struct {
 }
 
 // readAnnotations validates every procview.dev/ annotation at once, so the error lists all problems.
-func readAnnotations(pod *corev1.Pod, cfg Config) (options, []string, error) {
+func readAnnotations(pod *corev1.Pod, cfg *Settings) (options, []string, error) {
 	var problems, warnings []string
-	o := options{files: podview.Files(), cpuView: cfg.CPUView}
+	o := options{files: podview.Files(), cpuView: cfg.CPUView, cpu: cfg.cpuRequest.DeepCopy(), memLimit: cfg.memLimit.DeepCopy()}
 	var err error
-	if o.cpu, err = positiveQuantity(cfg.SidecarCPURequest, resource.Quantity{}); err != nil {
-		problems = append(problems, "injector setting SIDECAR_CPU_REQUEST: "+err.Error())
-	}
-	if o.memLimit, err = positiveQuantity(cfg.SidecarMemLimit, minSidecarMemory); err != nil {
-		problems = append(problems, "injector setting SIDECAR_MEMORY_LIMIT: "+err.Error())
-	}
 	keys := make([]string, 0, len(pod.Annotations))
 	for k := range pod.Annotations {
 		if strings.HasPrefix(k, annotationPrefix) {

@@ -41,7 +41,7 @@ func TestPatchForGivesTheInjectedPod(t *testing.T) {
 	if err != nil || len(files) < 10 {
 		t.Fatalf("test pods: %v, %d found", err, len(files))
 	}
-	cfg := DefaultConfig()
+	cfg := mustParse(t, DefaultConfig())
 	patched := 0
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
@@ -87,7 +87,7 @@ func TestPatchForKeepsUnknownFields(t *testing.T) {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Inject(&in, NamespaceInfo{Name: "default"}, DefaultConfig())
+	res, err := Inject(&in, NamespaceInfo{Name: "default"}, mustParse(t, DefaultConfig()))
 	if err != nil || res.Skip != NotSkipped {
 		t.Fatalf("Inject: %v, skip %q", err, res.Skip)
 	}
@@ -176,7 +176,7 @@ func FuzzPatchFor(f *testing.F) {
 		if nsEnabled {
 			ns.Labels[LabelInject] = LabelInjectEnabled
 		}
-		res, err := Inject(&in, ns, DefaultConfig())
+		res, err := Inject(&in, ns, mustParse(t, DefaultConfig()))
 		if err != nil {
 			return
 		}
@@ -202,7 +202,7 @@ func TestPatchWithoutMetadata(t *testing.T) {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Inject(&in, NamespaceInfo{Name: "default", Labels: map[string]string{LabelInject: LabelInjectEnabled}}, DefaultConfig())
+	res, err := Inject(&in, NamespaceInfo{Name: "default", Labels: map[string]string{LabelInject: LabelInjectEnabled}}, mustParse(t, DefaultConfig()))
 	if err != nil || res.Skip != NotSkipped {
 		t.Fatalf("Inject: %v, skip %q", err, res.Skip)
 	}

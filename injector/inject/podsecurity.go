@@ -7,7 +7,7 @@ import "fmt"
 // the cluster's default (AdmissionConfiguration defaults.enforce, which the API does not expose:
 // the injector's PSA_DEFAULT_LEVEL setting says it). Every level but privileged, at every
 // enforce-version, forbids privileged containers, so the version does not change the answer.
-func podSecurityBlocks(nsName string, nsLabels map[string]string, cfg Config) (bool, string) {
+func podSecurityBlocks(nsName string, nsLabels map[string]string, cfg *Settings) (bool, string) {
 	lvl, labelled := nsLabels[psaEnforceLabel]
 	if !labelled {
 		lvl = cfg.PSADefaultLevel

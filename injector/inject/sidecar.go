@@ -15,7 +15,7 @@ import (
 const probeWait = "60s"
 
 // sidecar builds the procview native sidecar, its resources fitted to the namespace's rules.
-func sidecar(pod *corev1.Pod, cfg Config, o options, files []podview.File, rules Rules) (corev1.Container, []string, error) {
+func sidecar(pod *corev1.Pod, cfg *Settings, o options, files []podview.File, rules Rules) (corev1.Container, []string, error) {
 	var paths []string
 	for _, f := range files {
 		paths = append(paths, f.Path)

@@ -76,10 +76,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 
 // Injector answers pod admission requests with inject.Inject's mutation as a JSON patch.
 type Injector struct {
-	Config     inject.Config
-	Namespaces client.Reader // reads the pod's namespace (labels), e.g. a NamespaceReader
-	Rules      RulesSource   // the namespace's ResourceQuotas and LimitRanges; nil: none are considered
-	Metrics    *Metrics      // optional
+	Settings   *inject.Settings // the injector's parsed settings
+	Namespaces client.Reader    // reads the pod's namespace (labels), e.g. a NamespaceReader
+	Rules      RulesSource      // the namespace's ResourceQuotas and LimitRanges; nil: none are considered
+	Metrics    *Metrics         // optional
 }
 
 // RulesSource reads a namespace's ResourceQuotas and LimitRanges (e.g. a RulesReader).
@@ -191,7 +191,7 @@ func (h *handler) inject(ctx context.Context, req admission.Request, pod *corev1
 		ns.Rules = rules
 	}
 
-	res, err := inject.Inject(pod, ns, h.Config)
+	res, err := inject.Inject(pod, ns, h.Settings)
 	a := answer{resp: allowed, warnings: res.Warnings}
 	var invalid *inject.InvalidAnnotationError
 	switch {

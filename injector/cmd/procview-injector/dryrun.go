@@ -33,7 +33,11 @@ var templatePaths = map[string][]string{
 // returns the stream with those documents rewritten (others, and skipped ones, are kept as
 // they were), plus one message per warning or skip. An invalid annotation anywhere is an
 // error, and then nothing is returned: a half-injected stream is worse than none.
-func injectDocs(in io.Reader, cfg inject.Config, nsLabels map[string]string) ([]byte, []string, error) {
+func injectDocs(in io.Reader, c inject.Config, nsLabels map[string]string) ([]byte, []string, error) {
+	cfg, err := c.Parse()
+	if err != nil {
+		return nil, nil, err
+	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(in))
 	var out bytes.Buffer
 	var msgs []string
@@ -97,7 +101,7 @@ func describe(obj map[string]any) string {
 }
 
 // injectObject injects one object in place: a Pod, a workload's pod template, or each item of a List.
-func injectObject(obj map[string]any, cfg inject.Config, nsLabels map[string]string) (bool, []string, error) {
+func injectObject(obj map[string]any, cfg *inject.Settings, nsLabels map[string]string) (bool, []string, error) {
 	kind, _ := obj["kind"].(string)
 	if kind == "List" || strings.HasSuffix(kind, "List") {
 		items, _ := obj["items"].([]any)
@@ -155,7 +159,7 @@ func injectObject(obj map[string]any, cfg inject.Config, nsLabels map[string]str
 // injectRaw injects the pod (or pod template) raw and returns raw with inject.Patch applied,
 // the patch the webhook answers with: the same bytes, and fields this build does not know are
 // kept. patched is nil when the pod is left alone.
-func injectRaw(raw []byte, who string, ns inject.NamespaceInfo, cfg inject.Config) (patched []byte, msgs []string, err error) {
+func injectRaw(raw []byte, who string, ns inject.NamespaceInfo, cfg *inject.Settings) (patched []byte, msgs []string, err error) {
 	var pod corev1.Pod
 	if err := json.Unmarshal(raw, &pod); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", who, err)

@@ -23,6 +23,16 @@ import (
 	"github.com/procview/procview/injector/webhook"
 )
 
+// parsed is c parsed for inject.Inject.
+func parsed(t testing.TB, c inject.Config) *inject.Settings {
+	t.Helper()
+	s, err := c.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // canonical re-encodes a JSON document with sorted keys, so equal documents compare equal as bytes.
 func canonical(t *testing.T, doc []byte) string {
 	t.Helper()
@@ -69,7 +79,7 @@ func TestDryRunEqualsWebhook(t *testing.T) {
 			}
 			namespaces := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
 				&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: c.Labels}}).Build()
-			wh := (&webhook.Injector{Config: cfg, Namespaces: namespaces}).Webhook(scheme)
+			wh := (&webhook.Injector{Settings: parsed(t, cfg), Namespaces: namespaces}).Webhook(scheme)
 			resp := wh.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 				UID: "1", Operation: admissionv1.Create, Namespace: ns,
 				Kind:     metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},

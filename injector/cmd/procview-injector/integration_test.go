@@ -404,7 +404,7 @@ func (e *env) testPSA(t *testing.T) {
 		t.Errorf("client warnings %q do not explain the skip", w)
 	}
 	// The skip is what keeps the pod admissible: the injected pod is refused by Pod Security.
-	res, err := inject.Inject(p, inject.NamespaceInfo{Name: "secure"}, e.cfg)
+	res, err := inject.Inject(p, inject.NamespaceInfo{Name: "secure"}, parsed(t, e.cfg))
 	if err != nil || res.Skip != inject.NotSkipped {
 		t.Fatalf("inject ignoring the namespace: %v %s", err, res.Skip)
 	}

@@ -87,7 +87,7 @@ func TestInjectDocsKinds(t *testing.T) {
 			}
 			// The same object through the pure mutation gives the same pod.
 			want := templateOf(t, kind, []byte(in))
-			res, err := inject.Inject(&want, inject.NamespaceInfo{}, cfg)
+			res, err := inject.Inject(&want, inject.NamespaceInfo{}, parsed(t, cfg))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -71,7 +71,7 @@ func TestBaselinePolicyAgainstAPIServer(t *testing.T) {
 	injected := func(p *corev1.Pod) *corev1.Pod {
 		t.Helper()
 		res, err := inject.Inject(p, inject.NamespaceInfo{Name: nsPolicy,
-			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}, cfg)
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}, parsed(t, cfg))
 		if err != nil || res.Skip != inject.NotSkipped {
 			t.Fatalf("inject %s: %v, skipped %q", p.Name, err, res.Skip)
 		}
