@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/go-logr/logr"
 	"github.com/jacobsa/fuse"
 	"golang.org/x/sys/unix"
 
@@ -145,6 +146,75 @@ func refusePoll(file string) error {
 	if _, _, e := syscall.Syscall6(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_ADD, uintptr(fd),
 		uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
 		return fmt.Errorf("epoll_ctl %s: %w", file, e)
+	}
+	return nil
+}
+
+// PrepareMountPoint detaches a dead previous instance's mounts at dir ("transport endpoint is
+// not connected") and checks dir is an empty directory, creating it in an existing parent.
+func PrepareMountPoint(dir string, log logr.Logger) error {
+	// In a pod the mount point is a subdirectory of a fresh emptyDir: create it, but only
+	// inside a directory that exists (a missing parent is a configuration error).
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTCONN) && !errors.Is(err, unix.ECONNABORTED) {
+		return fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	if err := DetachStale(dir, log, "detaching a previous instance's mount"); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("mount point %s is not empty (%d entries, e.g. %q)", dir, len(entries), entries[0].Name())
+	}
+	return nil
+}
+
+// DetachStale detaches, logging msg, each stale mount at dir (see staleMount): the mounts of
+// dead servers, stacked when several died.
+func DetachStale(dir string, log logr.Logger, msg string) error {
+	for i := 0; i < 8; i++ {
+		stale, err := staleMount(dir)
+		if err != nil || !stale {
+			return err
+		}
+		log.Info(msg, "mountpoint", dir)
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach stale mount at %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// staleMount reports whether dir has a procview mount on it (whose server is this process's
+// predecessor, dead or not) or a FUSE mount whose server is gone. It looks at mountinfo before
+// it touches dir: a stat would wait on a wedged server.
+func staleMount(dir string) (bool, error) {
+	ours, err := MountsAt(dir)
+	if err != nil || len(ours) > 0 {
+		return len(ours) > 0, err
+	}
+	var st unix.Stat_t
+	err = unix.Stat(dir, &st)
+	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	return false, nil
+}
+
+// CheckMounted reports an error unless a FUSE file system is mounted at dir (not merely the
+// empty directory under it).
+func CheckMounted(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	if st.Type != unix.FUSE_SUPER_MAGIC {
+		return fmt.Errorf("%s is not mounted yet", dir)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -58,7 +57,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 		return err
 	}
 	tuneRuntime(reader, log)
-	if err := prepareMountPoint(cfg.MountPoint, log); err != nil {
+	if err := fusefs.PrepareMountPoint(cfg.MountPoint, log); err != nil {
 		return err
 	}
 	loads := render.NewLoadTracker()
@@ -169,62 +168,6 @@ func podScope(root, procRoot string) (string, error) {
 		return "", fmt.Errorf("%s=%s: own cgroup %s has no pod cgroup above it", podview.EnvScope, podview.ScopePod, own)
 	}
 	return pod, nil
-}
-
-// prepareMountPoint detaches a dead previous instance's mounts at dir ("transport endpoint is
-// not connected") and checks dir is an empty directory, creating it in an existing parent.
-func prepareMountPoint(dir string, log logr.Logger) error {
-	// In a pod the mount point is a subdirectory of a fresh emptyDir: create it, but only
-	// inside a directory that exists (a missing parent is a configuration error).
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTCONN) && !errors.Is(err, unix.ECONNABORTED) {
-		return fmt.Errorf("mount point %s: %w", dir, err)
-	}
-	if err := detachStale(dir, log, "detaching a previous instance's mount"); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("mount point %s: %w", dir, err)
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("mount point %s is not empty (%d entries, e.g. %q)", dir, len(entries), entries[0].Name())
-	}
-	return nil
-}
-
-// detachStale detaches, logging msg, each stale mount at dir (see staleMount): the mounts of
-// dead servers, stacked when several died.
-func detachStale(dir string, log logr.Logger, msg string) error {
-	for i := 0; i < 8; i++ {
-		stale, err := staleMount(dir)
-		if err != nil || !stale {
-			return err
-		}
-		log.Info(msg, "mountpoint", dir)
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("detach stale mount at %s: %w", dir, err)
-		}
-	}
-	return nil
-}
-
-// staleMount reports whether dir has a procview mount on it (whose server is this process's
-// predecessor, dead or not) or a FUSE mount whose server is gone. It looks at mountinfo before
-// it touches dir: a stat would wait on a wedged server.
-func staleMount(dir string) (bool, error) {
-	ours, err := fusefs.MountsAt(dir)
-	if err != nil || len(ours) > 0 {
-		return len(ours) > 0, err
-	}
-	var st unix.Stat_t
-	err = unix.Stat(dir, &st)
-	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("mount point %s: %w", dir, err)
-	}
-	return false, nil
 }
 
 func reattach(cfg config.Serve, files []render.File, log logr.Logger) {
