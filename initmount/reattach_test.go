@@ -1,4 +1,4 @@
-package initmount
+package reattach
 
 import (
 	"bufio"
@@ -84,7 +84,7 @@ func TestReattachAfterServerRestart(t *testing.T) {
 		Files:    []File{{Source: viewFile, Target: "/proc/meminfo"}, {Source: filepath.Join(view, "proc/cpuinfo"), Target: "/proc/cpuinfo"}},
 		Skip:     func(pid int) bool { return pid != app && pid != bystander },
 	}
-	got, err := Reattach(testr.New(t), opts)
+	got, err := Run(testr.New(t), opts)
 	if err != nil {
 		t.Fatalf("Reattach: %v", err)
 	}
@@ -100,7 +100,7 @@ func TestReattachAfterServerRestart(t *testing.T) {
 	}
 
 	// A second pass finds everything live and changes nothing.
-	again, err := Reattach(testr.New(t), opts)
+	again, err := Run(testr.New(t), opts)
 	if err != nil {
 		t.Fatalf("second Reattach: %v", err)
 	}

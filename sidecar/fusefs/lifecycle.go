@@ -13,7 +13,7 @@ import (
 	"github.com/jacobsa/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/procview/procview/initmount"
+	"github.com/procview/procview/internal/mountinfo"
 	"github.com/procview/procview/internal/podview"
 )
 
@@ -58,7 +58,7 @@ func Unmount(dir string) error {
 
 // MountsAt lists this mount namespace's procview mounts at dir, bottom first. It reads only
 // /proc/self/mountinfo: nothing here touches the mount, whose server may be wedged.
-func MountsAt(dir string) ([]initmount.Mount, error) {
+func MountsAt(dir string) ([]mountinfo.Mount, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -71,11 +71,11 @@ func MountsAt(dir string) ([]initmount.Mount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
-	mounts, err := initmount.ParseMountInfo(b)
+	mounts, err := mountinfo.Parse(b)
 	if err != nil {
 		return nil, err
 	}
-	var at []initmount.Mount
+	var at []mountinfo.Mount
 	for _, m := range mounts {
 		if m.MountPoint == abs && m.FSType == podview.FSType {
 			at = append(at, m)

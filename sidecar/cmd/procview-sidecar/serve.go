@@ -15,7 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
 
-	"github.com/procview/procview/initmount"
+	reattach "github.com/procview/procview/initmount"
 	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/cgroupmount"
@@ -76,7 +76,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	log.Info("serving", "mountpoint", cfg.MountPoint, "files", paths, "cgroupRoot", root,
 		"cgroupVersion", reader.Version(), "scope", scope, "cpuView", cfg.CPUView)
 	if cfg.Reattach {
-		reattach(cfg, files, log)
+		reattachView(cfg, files, log)
 	}
 	ready()
 
@@ -170,13 +170,13 @@ func podScope(root, procRoot string) (string, error) {
 	return pod, nil
 }
 
-func reattach(cfg config.Serve, files []render.File, log logr.Logger) {
-	var fl []initmount.File
+func reattachView(cfg config.Serve, files []render.File, log logr.Logger) {
+	var fl []reattach.File
 	for _, f := range files {
-		fl = append(fl, initmount.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: podview.File{Path: f.Path}.Target()})
+		fl = append(fl, reattach.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: podview.File{Path: f.Path}.Target()})
 	}
 	self := os.Getpid()
-	nss, err := initmount.Reattach(log, initmount.Options{
+	nss, err := reattach.Run(log, reattach.Options{
 		ProcRoot: cfg.ProcRoot, FSType: podview.FSType, Files: fl,
 		Skip: func(pid int) bool { return pid == self || pid == 1 },
 	})
