@@ -6,40 +6,14 @@ import (
 )
 
 func (r *FS) readV2(s *Snapshot, pid int, need Need) error {
-	file := func(name string) string { return r.paths.join(r.opts.Root, s.Path, name) }
 	if need&NeedMemory != 0 {
-		lim, err := minLimitUp(r.opts.Root, s.Path, "memory.max", true)
-		if err != nil {
+		if err := r.memoryV2(s); err != nil {
 			return err
 		}
-		s.Memory.Limit = lim
-		b, err := r.readCgroup(file("memory.current"))
-		if err != nil {
-			return err
-		}
-		if s.Memory.Usage, err = parseUint(b); err != nil {
-			return wrapPath(file("memory.current"), err)
-		}
-		if b, err = r.readCgroup(file("memory.stat")); err != nil {
-			return err
-		}
-		parseFlatKeyed(b, func(k string, v uint64) { setMemStatV2(&s.Memory.Stat, k, v) })
 	}
 	if need&NeedSwap != 0 {
-		b, err := r.readCgroup(file("memory.swap.current"))
-		switch {
-		case isNotExist(err):
-			// No swap accounting (kernel without CONFIG_MEMCG_SWAP, or swapaccount=0).
-		case err != nil:
+		if err := r.swapV2(s); err != nil {
 			return err
-		default:
-			s.Memory.SwapAccounting = true
-			if s.Memory.SwapUsage, err = parseUint(b); err != nil {
-				return wrapPath(file("memory.swap.current"), err)
-			}
-			if s.Memory.SwapLimit, err = minLimitUp(r.opts.Root, s.Path, "memory.swap.max", true); err != nil {
-				return err
-			}
 		}
 	}
 	if need&NeedCPULimit != 0 {
@@ -48,29 +22,85 @@ func (r *FS) readV2(s *Snapshot, pid int, need Need) error {
 		}
 	}
 	if need&NeedCPUUsage != 0 {
-		b, err := r.readCgroup(file("cpu.stat"))
-		if err != nil {
+		if err := r.cpuUsageV2(s); err != nil {
 			return err
 		}
-		parseFlatKeyed(b, func(k string, v uint64) {
-			switch k {
-			case "user_usec":
-				s.CPU.User = time.Duration(v) * time.Microsecond
-			case "system_usec":
-				s.CPU.System = time.Duration(v) * time.Microsecond
-			}
-		})
 	}
 	if need&NeedIO != 0 {
-		b, err := r.readCgroup(file("io.stat"))
-		if err != nil {
+		if err := r.ioV2(s); err != nil {
 			return err
 		}
-		s.IO = parseIOStatV2(b)
 	}
 	if need&(NeedTasks|NeedStart) != 0 {
-		return r.readTasks(file("cgroup.procs"), pid, need, s)
+		return r.readTasks(r.fileV2(s, "cgroup.procs"), pid, need, s)
 	}
+	return nil
+}
+
+// fileV2 is the path of file name in s's cgroup.
+func (r *FS) fileV2(s *Snapshot, name string) string { return r.paths.join(r.opts.Root, s.Path, name) }
+
+func (r *FS) memoryV2(s *Snapshot) error {
+	lim, err := minLimitUp(r.opts.Root, s.Path, "memory.max", true)
+	if err != nil {
+		return err
+	}
+	s.Memory.Limit = lim
+	b, err := r.readCgroup(r.fileV2(s, "memory.current"))
+	if err != nil {
+		return err
+	}
+	if s.Memory.Usage, err = parseUint(b); err != nil {
+		return wrapPath(r.fileV2(s, "memory.current"), err)
+	}
+	if b, err = r.readCgroup(r.fileV2(s, "memory.stat")); err != nil {
+		return err
+	}
+	parseFlatKeyed(b, func(k string, v uint64) { setMemStatV2(&s.Memory.Stat, k, v) })
+	return nil
+}
+
+func (r *FS) swapV2(s *Snapshot) error {
+	b, err := r.readCgroup(r.fileV2(s, "memory.swap.current"))
+	switch {
+	case isNotExist(err):
+		// No swap accounting (kernel without CONFIG_MEMCG_SWAP, or swapaccount=0).
+	case err != nil:
+		return err
+	default:
+		s.Memory.SwapAccounting = true
+		if s.Memory.SwapUsage, err = parseUint(b); err != nil {
+			return wrapPath(r.fileV2(s, "memory.swap.current"), err)
+		}
+		if s.Memory.SwapLimit, err = minLimitUp(r.opts.Root, s.Path, "memory.swap.max", true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *FS) cpuUsageV2(s *Snapshot) error {
+	b, err := r.readCgroup(r.fileV2(s, "cpu.stat"))
+	if err != nil {
+		return err
+	}
+	parseFlatKeyed(b, func(k string, v uint64) {
+		switch k {
+		case "user_usec":
+			s.CPU.User = time.Duration(v) * time.Microsecond
+		case "system_usec":
+			s.CPU.System = time.Duration(v) * time.Microsecond
+		}
+	})
+	return nil
+}
+
+func (r *FS) ioV2(s *Snapshot) error {
+	b, err := r.readCgroup(r.fileV2(s, "io.stat"))
+	if err != nil {
+		return err
+	}
+	s.IO = parseIOStatV2(b)
 	return nil
 }
 
