@@ -19,6 +19,8 @@ import (
 	"github.com/jacobsa/fuse/fuseops"
 	"github.com/jacobsa/fuse/fuseutil"
 	"golang.org/x/sys/unix"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // The test binary doubles as a tiny FUSE server (one file, proc/meminfo, saying which
@@ -45,7 +47,7 @@ func TestMain(m *testing.M) {
 // is not connected), a new one mounts afresh, and Reattach makes the app read the new server
 // without restarting it. A second app that never had the view is left alone.
 func TestReattachAfterServerRestart(t *testing.T) {
-	requireRootAndFUSE(t)
+	testenv.RequireFUSE(t)
 	fsType := fmt.Sprintf("initmounttest%d", os.Getpid())
 
 	vol := t.TempDir()
@@ -119,16 +121,6 @@ func readOrErr(path string) string {
 	return string(b)
 }
 
-func requireRootAndFUSE(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (mount namespaces and FUSE mounts)")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("needs /dev/fuse: %v", err)
-	}
-}
-
 func mustMount(t *testing.T, src, dst, fstype string, flags uintptr) {
 	t.Helper()
 	if err := unix.Mount(src, dst, fstype, flags, ""); err != nil {
@@ -160,13 +152,12 @@ func startServer(t *testing.T, dir, fsType string) int {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	want := served(cmd.Process.Pid)
-	deadline := time.Now().Add(10 * time.Second)
-	for readOrErr(filepath.Join(dir, "proc/meminfo")) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("test FUSE server on %s did not answer", dir)
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := readOrErr(filepath.Join(dir, "proc/meminfo")); got != want {
+			return fmt.Errorf("test FUSE server on %s did not answer: %q", dir, got)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	return cmd.Process.Pid
 }
 

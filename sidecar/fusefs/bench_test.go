@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 	"github.com/procview/procview/sidecar/render"
@@ -41,9 +42,7 @@ func BenchmarkRender(b *testing.B) {
 // BenchmarkReadThroughMount is what a reader pays: open, read to EOF and close of each view
 // file on a real mount served by this process, for this process's own cgroup.
 func BenchmarkReadThroughMount(b *testing.B) {
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
-		b.Skip("needs root and /dev/fuse")
-	}
+	testenv.RequireFUSE(b)
 	r, err := cgroup.New(cgroup.Options{Root: testcgroup.Root, ProcRoot: "/proc"})
 	if err != nil {
 		b.Fatal(err)
