@@ -22,39 +22,11 @@ func (r *FS) ioV1(s *Snapshot, paths map[string]string) error {
 		required bool
 		set      func(d *IODevice, op string, v uint64)
 	}{
-		{"blkio.throttle.io_service_bytes", true, func(d *IODevice, op string, v uint64) {
-			switch op {
-			case "Read":
-				d.ReadBytes = v
-			case "Write":
-				d.WriteBytes = v
-			}
-		}},
-		{"blkio.throttle.io_serviced", true, func(d *IODevice, op string, v uint64) {
-			switch op {
-			case "Read":
-				d.ReadIOs = v
-			case "Write":
-				d.WriteIOs = v
-			}
-		}},
+		{"blkio.throttle.io_service_bytes", true, func(d *IODevice, op string, v uint64) { byOp(op, v, &d.ReadBytes, &d.WriteBytes) }},
+		{"blkio.throttle.io_serviced", true, func(d *IODevice, op string, v uint64) { byOp(op, v, &d.ReadIOs, &d.WriteIOs) }},
 		// These exist only with the CFQ/BFQ schedulers.
-		{"blkio.io_merged", false, func(d *IODevice, op string, v uint64) {
-			switch op {
-			case "Read":
-				d.ReadMerged = v
-			case "Write":
-				d.WriteMerged = v
-			}
-		}},
-		{"blkio.io_service_time", false, func(d *IODevice, op string, v uint64) {
-			switch op {
-			case "Read":
-				d.ReadTime = time.Duration(v)
-			case "Write":
-				d.WriteTime = time.Duration(v)
-			}
-		}},
+		{"blkio.io_merged", false, func(d *IODevice, op string, v uint64) { byOp(op, v, &d.ReadMerged, &d.WriteMerged) }},
+		{"blkio.io_service_time", false, func(d *IODevice, op string, v uint64) { byOp(op, time.Duration(v), &d.ReadTime, &d.WriteTime) }},
 		{"blkio.io_queued", false, func(d *IODevice, op string, v uint64) {
 			if op == "Total" {
 				d.InFlight = v
@@ -95,4 +67,14 @@ func (r *FS) ioV2(s *Snapshot) error {
 	}
 	s.IO = parseIOStatV2(b)
 	return nil
+}
+
+// byOp sets *read or *write to v by a blkio line's operation; other operations are ignored.
+func byOp[T uint64 | time.Duration](op string, v T, read, write *T) {
+	switch op {
+	case "Read":
+		*read = v
+	case "Write":
+		*write = v
+	}
 }
