@@ -43,8 +43,8 @@ func Patch(in, out *corev1.Pod) ([]byte, error) {
 // submitted pod is rewritten (a field this build's API types do not know survives).
 // ok is false when out differs from in anywhere else.
 //
-// controller-runtime's defaulter marshals the mutated pod and diffs it with the submitted JSON
-// (both decoded into maps): most of an admission's CPU and allocation.
+// Diffing the marshalled pod with the submitted JSON (controller-runtime's defaulter, or
+// PatchResponseFromRaw) decodes both into maps: it was most of an admission's CPU and allocation.
 func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 	if moved, k := sidecarMovedFirst(in, out); moved != nil {
 		// Reinvocation after another webhook put an init container in front of the sidecar: the
