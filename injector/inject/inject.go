@@ -16,9 +16,6 @@ import (
 	"github.com/procview/procview/internal/podview"
 )
 
-// Pod Security Admission's enforce label: any level other than privileged rejects our privileged sidecar.
-const psaEnforceLabel = "pod-security.kubernetes.io/enforce"
-
 // NamespaceInfo is what the injector knows of the pod's namespace.
 type NamespaceInfo struct {
 	Name   string // overrides pod.Namespace when set (a pod being created may not carry it yet)

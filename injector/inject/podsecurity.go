@@ -2,6 +2,9 @@ package inject
 
 import "fmt"
 
+// Pod Security Admission's enforce label: any level other than privileged rejects our privileged sidecar.
+const psaEnforceLabel = "pod-security.kubernetes.io/enforce"
+
 // podSecurityBlocks tells whether Pod Security admission would refuse the privileged sidecar in
 // the namespace, and the warning saying so. The namespace's enforce label decides; without one
 // the cluster's default (AdmissionConfiguration defaults.enforce, which the API does not expose:

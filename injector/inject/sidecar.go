@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-
 	"k8s.io/utils/ptr"
 
 	"github.com/procview/procview/internal/podview"
