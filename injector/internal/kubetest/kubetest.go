@@ -1,6 +1,12 @@
 // Package kubetest runs a real kube-apiserver and etcd for a test (envtest-style, for plain
 // `testing`): files in t.TempDir(), loopback ports, certificates made here, every process
 // stopped by PID when the test ends.
+//
+// Not controller-runtime's envtest: it wants etcd and kube-apiserver in one asset directory
+// (here etcd is Debian's, the apiserver built into ~/.cache/procview), and what these tests
+// need beyond a bare control plane (a token file with deploy/'s ServiceAccount identity, an
+// AdmissionConfiguration, serving certificates from the apiserver's CA) would be the same flags
+// passed through APIServer.Configure(), with envtest's process handling in between.
 package kubetest
 
 import (
