@@ -2,11 +2,11 @@
 // `testing`): files in t.TempDir(), loopback ports, certificates made here, every process
 // stopped by PID when the test ends.
 //
-// Not controller-runtime's envtest: it wants etcd and kube-apiserver in one asset directory
-// (here etcd is Debian's, the apiserver built into ~/.cache/procview), and what these tests
-// need beyond a bare control plane (a token file with deploy/'s ServiceAccount identity, an
-// AdmissionConfiguration, serving certificates from the apiserver's CA) would be the same flags
-// passed through APIServer.Configure(), with envtest's process handling in between.
+// Not controller-runtime's envtest (which could start the same binaries through
+// TEST_ASSET_ETCD and TEST_ASSET_KUBE_APISERVER): what these tests need beyond a bare control
+// plane (deploy/'s ServiceAccount identity from a token file, an AdmissionConfiguration, serving
+// certificates from the apiserver's CA) would be the same flags through APIServer.Configure(),
+// and envtest brings its CRD installer (apiextensions) and its own process handling along.
 package kubetest
 
 import (
