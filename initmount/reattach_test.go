@@ -2,6 +2,7 @@ package reattach
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,11 +147,11 @@ func startServer(t *testing.T, dir, fsType string) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serverEnv+"="+dir, serverEnv+"_TYPE="+fsType)
-	cmd.Stderr = os.Stderr
+	stderr := childStderr(t, cmd, "test FUSE server")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); stderr() })
 	want := served(cmd.Process.Pid)
 	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := readOrErr(filepath.Join(dir, "proc/meminfo")); got != want {
@@ -190,11 +191,11 @@ func startApp(t *testing.T, setup string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	stderr := childStderr(t, cmd, "app")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); stderr() })
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || line != "ready\n" {
 		t.Fatalf("app setup %q failed: %q %v", setup, line, err)
@@ -210,6 +211,19 @@ func startApp(t *testing.T, setup string) int {
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	return pid
+}
+
+// childStderr collects cmd's stderr; the function it returns, called once cmd was waited for,
+// logs it if the test failed. Written straight to the test's stderr, a child's message killed
+// mid-line ("unshare: ") ran into the "--- PASS" line that the VM's test run counts.
+func childStderr(t *testing.T, cmd *exec.Cmd, who string) func() {
+	var b bytes.Buffer
+	cmd.Stderr = &b
+	return func() {
+		if t.Failed() && b.Len() > 0 {
+			t.Logf("%s stderr:\n%s", who, b.Bytes())
+		}
+	}
 }
 
 // serveTestFS serves proc/meminfo = "served by <pid>\n" on dir until killed.
