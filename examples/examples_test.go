@@ -21,6 +21,10 @@ func TestExamplesAreValidAndOptedIn(t *testing.T) {
 	if len(files) < 4 {
 		t.Fatalf("found %d examples, want at least web, nginx, python, jvm", len(files))
 	}
+	settings, err := inject.DefaultConfig().Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -54,7 +58,7 @@ func TestExamplesAreValidAndOptedIn(t *testing.T) {
 		}
 		pod := &corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
 		pod.Namespace = "default"
-		res, err := inject.Inject(pod, inject.NamespaceInfo{Name: "default"}, inject.DefaultConfig())
+		res, err := inject.Inject(pod, inject.NamespaceInfo{Name: "default"}, settings)
 		if err != nil || res.Skip != "" {
 			t.Errorf("%s: not injected: skip %q, err %v", f, res.Skip, err)
 		}

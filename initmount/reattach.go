@@ -1,10 +1,10 @@
-// Package initmount re-attaches the view inside the pod's app containers after the sidecar
+// Package reattach (directory initmount, a fixed path) re-attaches the view inside the pod's app containers after the sidecar
 // restarts. The kubelet binds each view file into an app container once, at container start
 // (subPath mounts); when the FUSE server dies those binds point at a dead connection
 // ("transport endpoint is not connected") until something re-binds them. Through the shared
 // PID namespace we find each app container's mount namespace, enter it, and bind the fresh
 // file (visible there through the volume's HostToContainer mount) over the stale one.
-package initmount
+package reattach
 
 import (
 	"errors"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
+
+	"github.com/procview/procview/internal/mountinfo"
 )
 
 // File is one view file as an app container sees it.
@@ -41,11 +43,11 @@ type Namespace struct {
 	Live       []string // targets already served by the live view
 }
 
-// Reattach finds every mount namespace (other than our own) that has view files mounted at
+// Run finds every mount namespace (other than our own) that has view files mounted at
 // their targets, and re-binds the ones that no longer reach the live view. Only targets that
 // hold a view mount are touched: a container that opted out of a file gets nothing new.
 // It returns what it did per namespace; an error in one namespace does not stop the others.
-func Reattach(log logr.Logger, opts Options) ([]Namespace, error) {
+func Run(log logr.Logger, opts Options) ([]Namespace, error) {
 	self, err := ownMountNS(opts.ProcRoot)
 	if err != nil {
 		return nil, err
@@ -95,11 +97,11 @@ func viewTargets(opts Options, pid int) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	mounts, err := ParseMountInfo(data)
+	mounts, err := mountinfo.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	top := topMounts(mounts)
+	top := mountinfo.Top(mounts)
 	var files []File
 	for _, f := range opts.Files {
 		if m, ok := top[f.Target]; ok && m.FSType == opts.FSType {

@@ -1,7 +1,8 @@
-package initmount
+package reattach
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"github.com/jacobsa/fuse/fuseops"
 	"github.com/jacobsa/fuse/fuseutil"
 	"golang.org/x/sys/unix"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // The test binary doubles as a tiny FUSE server (one file, proc/meminfo, saying which
@@ -45,7 +48,7 @@ func TestMain(m *testing.M) {
 // is not connected), a new one mounts afresh, and Reattach makes the app read the new server
 // without restarting it. A second app that never had the view is left alone.
 func TestReattachAfterServerRestart(t *testing.T) {
-	requireRootAndFUSE(t)
+	testenv.RequireFUSE(t)
 	fsType := fmt.Sprintf("initmounttest%d", os.Getpid())
 
 	vol := t.TempDir()
@@ -84,7 +87,7 @@ func TestReattachAfterServerRestart(t *testing.T) {
 		Files:    []File{{Source: viewFile, Target: "/proc/meminfo"}, {Source: filepath.Join(view, "proc/cpuinfo"), Target: "/proc/cpuinfo"}},
 		Skip:     func(pid int) bool { return pid != app && pid != bystander },
 	}
-	got, err := Reattach(testr.New(t), opts)
+	got, err := Run(testr.New(t), opts)
 	if err != nil {
 		t.Fatalf("Reattach: %v", err)
 	}
@@ -100,7 +103,7 @@ func TestReattachAfterServerRestart(t *testing.T) {
 	}
 
 	// A second pass finds everything live and changes nothing.
-	again, err := Reattach(testr.New(t), opts)
+	again, err := Run(testr.New(t), opts)
 	if err != nil {
 		t.Fatalf("second Reattach: %v", err)
 	}
@@ -117,16 +120,6 @@ func readOrErr(path string) string {
 		return err.Error()
 	}
 	return string(b)
-}
-
-func requireRootAndFUSE(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (mount namespaces and FUSE mounts)")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("needs /dev/fuse: %v", err)
-	}
 }
 
 func mustMount(t *testing.T, src, dst, fstype string, flags uintptr) {
@@ -154,19 +147,18 @@ func startServer(t *testing.T, dir, fsType string) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serverEnv+"="+dir, serverEnv+"_TYPE="+fsType)
-	cmd.Stderr = os.Stderr
+	stderr := childStderr(t, cmd, "test FUSE server")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); stderr() })
 	want := served(cmd.Process.Pid)
-	deadline := time.Now().Add(10 * time.Second)
-	for readOrErr(filepath.Join(dir, "proc/meminfo")) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("test FUSE server on %s did not answer", dir)
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := readOrErr(filepath.Join(dir, "proc/meminfo")); got != want {
+			return fmt.Errorf("test FUSE server on %s did not answer: %q", dir, got)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	return cmd.Process.Pid
 }
 
@@ -199,11 +191,11 @@ func startApp(t *testing.T, setup string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	stderr := childStderr(t, cmd, "app")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); stderr() })
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || line != "ready\n" {
 		t.Fatalf("app setup %q failed: %q %v", setup, line, err)
@@ -219,6 +211,19 @@ func startApp(t *testing.T, setup string) int {
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	return pid
+}
+
+// childStderr collects cmd's stderr; the function it returns, called once cmd was waited for,
+// logs it if the test failed. Written straight to the test's stderr, a child's message killed
+// mid-line ("unshare: ") ran into the "--- PASS" line that the VM's test run counts.
+func childStderr(t *testing.T, cmd *exec.Cmd, who string) func() {
+	var b bytes.Buffer
+	cmd.Stderr = &b
+	return func() {
+		if t.Failed() && b.Len() > 0 {
+			t.Logf("%s stderr:\n%s", who, b.Bytes())
+		}
+	}
 }
 
 // serveTestFS serves proc/meminfo = "served by <pid>\n" on dir until killed.

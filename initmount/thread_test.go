@@ -1,4 +1,4 @@
-package initmount
+package reattach
 
 import (
 	"fmt"

@@ -1,10 +1,11 @@
 package certs
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/procview/procview/injector/internal/promreg"
 )
 
 // Reasons a replica writes a new key pair to the Secret (the "reason" label of Metrics.Issued).
@@ -33,19 +34,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Key pairs this replica wrote to the certificate Secret, by reason (created, rotated, replaced).",
 		}, []string{"reason"}),
 	}
-	if err := reg.Register(m.NotAfter); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, fmt.Errorf("register certificate metrics: %w", err)
-		}
-		m.NotAfter = are.ExistingCollector.(prometheus.Gauge)
+	var err error
+	if m.NotAfter, err = promreg.Register(reg, m.NotAfter); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
 	}
-	if err := reg.Register(m.Issued); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, fmt.Errorf("register certificate metrics: %w", err)
-		}
-		m.Issued = are.ExistingCollector.(*prometheus.CounterVec)
+	if m.Issued, err = promreg.Register(reg, m.Issued); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
 	}
 	for _, r := range []string{IssuedCreated, IssuedRotated, IssuedReplaced} {
 		m.Issued.WithLabelValues(r)

@@ -6,13 +6,15 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/procview/procview/internal/podview"
 )
 
 // EnvPrefix is the environment prefix of the injector's settings (envconfig).
 const EnvPrefix = "PROCVIEW_INJECTOR"
 
 // Config is what the mutation needs to know; the binary fills it from the environment
-// (envconfig, prefix PROCVIEW_INJECTOR) and flags. Call Validate before Inject.
+// (envconfig, prefix PROCVIEW_INJECTOR) and flags. Parse makes the Settings Inject takes.
 type Config struct {
 	SidecarImage         string   `envconfig:"SIDECAR_IMAGE" default:"localhost/procview-sidecar:dev" desc:"image of the procview sidecar"`
 	SidecarPullPolicy    string   `envconfig:"SIDECAR_PULL_POLICY" default:"IfNotPresent" desc:"imagePullPolicy of the sidecar: Always, IfNotPresent or Never"`
@@ -49,58 +51,72 @@ func DefaultConfig() Config {
 // minSidecarMemory is the smallest memory limit the sidecar runs in (it caps its Go heap at 12 MiB).
 var minSidecarMemory = resource.MustParse("16Mi")
 
+// Settings is a Config once validated, its quantities and selector parsed: what Inject takes.
+type Settings struct {
+	Config
+	cpuRequest, cpuGuaranteed, cpuLimit resource.Quantity
+	memRequest, memLimit                resource.Quantity
+	ownPods                             labels.Selector // nil: none
+}
+
 // Validate reports the first unusable setting.
 func (c Config) Validate() error {
+	_, err := c.Parse()
+	return err
+}
+
+// Parse validates c and parses it, once, for Inject.
+func (c Config) Parse() (*Settings, error) {
+	s := &Settings{Config: c}
 	if strings.TrimSpace(c.SidecarImage) == "" {
-		return fmt.Errorf("%s_SIDECAR_IMAGE is empty", EnvPrefix)
+		return nil, fmt.Errorf("%s_SIDECAR_IMAGE is empty", EnvPrefix)
 	}
 	switch c.SidecarPullPolicy {
 	case "Always", "IfNotPresent", "Never":
 	default:
-		return fmt.Errorf("%s_SIDECAR_PULL_POLICY=%q: want Always, IfNotPresent or Never", EnvPrefix, c.SidecarPullPolicy)
+		return nil, fmt.Errorf("%s_SIDECAR_PULL_POLICY=%q: want Always, IfNotPresent or Never", EnvPrefix, c.SidecarPullPolicy)
 	}
-	if err := checkCPUView(c.CPUView); err != nil {
-		return fmt.Errorf("%s_CPU_VIEW: %w", EnvPrefix, err)
+	if _, err := podview.ParseCPUView(c.CPUView); err != nil {
+		return nil, fmt.Errorf("%s_CPU_VIEW: %w", EnvPrefix, err)
 	}
-	if _, err := positiveQuantity(c.SidecarCPURequest, resource.Quantity{}); err != nil {
-		return fmt.Errorf("%s_SIDECAR_CPU_REQUEST: %w", EnvPrefix, err)
-	}
-	if _, err := positiveQuantity(c.SidecarCPUGuaranteed, resource.Quantity{}); err != nil {
-		return fmt.Errorf("%s_SIDECAR_CPU_GUARANTEED: %w", EnvPrefix, err)
-	}
-	if _, err := positiveQuantity(c.SidecarCPULimit, resource.Quantity{}); err != nil {
-		return fmt.Errorf("%s_SIDECAR_CPU_LIMIT: %w", EnvPrefix, err)
-	}
-	if _, err := positiveQuantity(c.SidecarMemRequest, resource.Quantity{}); err != nil {
-		return fmt.Errorf("%s_SIDECAR_MEMORY_REQUEST: %w", EnvPrefix, err)
-	}
-	if _, err := positiveQuantity(c.SidecarMemLimit, minSidecarMemory); err != nil {
-		return fmt.Errorf("%s_SIDECAR_MEMORY_LIMIT: %w", EnvPrefix, err)
+	for _, q := range []struct {
+		name  string
+		value string
+		min   resource.Quantity
+		dst   *resource.Quantity
+	}{
+		{"SIDECAR_CPU_REQUEST", c.SidecarCPURequest, resource.Quantity{}, &s.cpuRequest},
+		{"SIDECAR_CPU_GUARANTEED", c.SidecarCPUGuaranteed, resource.Quantity{}, &s.cpuGuaranteed},
+		{"SIDECAR_CPU_LIMIT", c.SidecarCPULimit, resource.Quantity{}, &s.cpuLimit},
+		{"SIDECAR_MEMORY_REQUEST", c.SidecarMemRequest, resource.Quantity{}, &s.memRequest},
+		{"SIDECAR_MEMORY_LIMIT", c.SidecarMemLimit, minSidecarMemory, &s.memLimit},
+	} {
+		v, err := positiveQuantity(q.value, q.min)
+		if err != nil {
+			return nil, fmt.Errorf("%s_%s: %w", EnvPrefix, q.name, err)
+		}
+		*q.dst = v
 	}
 	switch c.PSADefaultLevel {
 	case "privileged", "baseline", "restricted":
 	default:
-		return fmt.Errorf("%s_PSA_DEFAULT_LEVEL=%q: want privileged, baseline or restricted", EnvPrefix, c.PSADefaultLevel)
+		return nil, fmt.Errorf("%s_PSA_DEFAULT_LEVEL=%q: want privileged, baseline or restricted", EnvPrefix, c.PSADefaultLevel)
 	}
-	if _, err := labels.Parse(c.OwnPodSelector); err != nil {
-		return fmt.Errorf("%s_OWN_POD_SELECTOR=%q: %w", EnvPrefix, c.OwnPodSelector, err)
+	sel, err := labels.Parse(c.OwnPodSelector)
+	if err != nil {
+		return nil, fmt.Errorf("%s_OWN_POD_SELECTOR=%q: %w", EnvPrefix, c.OwnPodSelector, err)
 	}
-	return nil
-}
-
-func checkCPUView(v string) error {
-	switch v {
-	case "quota", "cpuset":
-		return nil
+	if c.OwnPodSelector != "" {
+		s.ownPods = sel
 	}
-	return fmt.Errorf("%q: want quota or cpuset", v)
+	return s, nil
 }
 
 // positiveQuantity parses s and checks it is above zero and at least min.
 func positiveQuantity(s string, min resource.Quantity) (resource.Quantity, error) {
 	q, err := resource.ParseQuantity(s)
 	if err != nil {
-		return q, fmt.Errorf("%q is not a quantity (e.g. 10m, 32Mi): %v", s, err)
+		return q, fmt.Errorf("%q is not a quantity (e.g. 10m, 32Mi): %w", s, err)
 	}
 	if q.Sign() <= 0 {
 		return q, fmt.Errorf("%q: must be above zero", s)

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/procview/procview/internal/podview"
 )
 
 // FuzzInject feeds arbitrary pods (JSON) to Inject: it must not panic, must not touch its input,
@@ -42,7 +44,7 @@ func FuzzInject(f *testing.F) {
 			ns.Labels[LabelInject] = inject
 		}
 		before := pod.DeepCopy()
-		res, err := Inject(&pod, ns, testConfig())
+		res, err := Inject(&pod, ns, testSettings(t))
 		if d := cmp.Diff(before, &pod); d != "" {
 			t.Fatalf("input modified:\n%s", d)
 		}
@@ -59,7 +61,7 @@ func FuzzInject(f *testing.F) {
 		} else {
 			checkInjected(t, before, res.Pod)
 		}
-		again, err := Inject(res.Pod, ns, testConfig())
+		again, err := Inject(res.Pod, ns, testSettings(t))
 		if err != nil {
 			t.Fatalf("re-inject: %v", err)
 		}
@@ -79,19 +81,19 @@ func FuzzInject(f *testing.F) {
 // twice in a container unless the input already did that, and the status annotation readable.
 func checkInjected(t *testing.T, in, out *corev1.Pod) {
 	t.Helper()
-	if len(out.Spec.InitContainers) == 0 || out.Spec.InitContainers[0].Name != SidecarName {
+	if len(out.Spec.InitContainers) == 0 || out.Spec.InitContainers[0].Name != podview.SidecarName {
 		if _, was := in.Annotations[AnnotationStatus]; !was {
 			t.Fatalf("sidecar is not the first init container")
 		}
 	}
 	n := 0
 	for _, v := range out.Spec.Volumes {
-		if v.Name == VolumeName {
+		if v.Name == podview.VolumeName {
 			n++
 		}
 	}
 	if n != 1 {
-		t.Fatalf("%d volumes named %s", n, VolumeName)
+		t.Fatalf("%d volumes named %s", n, podview.VolumeName)
 	}
 	if out.Spec.ShareProcessNamespace == nil || !*out.Spec.ShareProcessNamespace {
 		t.Fatalf("shareProcessNamespace not set")
@@ -128,7 +130,7 @@ func hasDupMount(c corev1.Container) bool {
 func BenchmarkInject(b *testing.B) {
 	for _, name := range []string{"plain", "multi-container", "conflicting-mounts", "already-injected"} {
 		pod, ns := readCase(b, filepath.Join("testdata", "pods", name+".yaml"))
-		cfg := testConfig()
+		cfg := testSettings(b)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -23,6 +23,18 @@ func testConfig() Config {
 	return cfg
 }
 
+// testSettings is testConfig parsed.
+func testSettings(t testing.TB) *Settings { return mustParse(t, testConfig()) }
+
+func mustParse(t testing.TB, c Config) *Settings {
+	t.Helper()
+	s, err := c.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // readCase reads testdata/pods/NAME.yaml: an optional Namespace document (name and labels the
 // injector sees), then the Pod.
 func readCase(t testing.TB, file string) (*corev1.Pod, NamespaceInfo) {
@@ -71,7 +83,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			pod, ns := readCase(t, in)
 			before := pod.DeepCopy()
-			res, err := Inject(pod, ns, testConfig())
+			res, err := Inject(pod, ns, testSettings(t))
 			if d := cmp.Diff(before, pod); d != "" {
 				t.Fatalf("Inject modified its input (-before +after):\n%s", d)
 			}
@@ -80,7 +92,7 @@ func TestGolden(t *testing.T) {
 			}
 			got := render(t, res, err)
 			goldenfile.Compare(t, golden, got)
-			again, err2 := Inject(res.Pod, ns, testConfig())
+			again, err2 := Inject(res.Pod, ns, testSettings(t))
 			if err == nil && err2 != nil {
 				t.Fatalf("re-injecting the output failed: %v", err2)
 			}

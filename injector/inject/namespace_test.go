@@ -51,7 +51,7 @@ func TestNamespaceLabel(t *testing.T) {
 			if tc.label != absent {
 				ns.Labels[LabelInject] = tc.label
 			}
-			res, err := Inject(pod, ns, testConfig())
+			res, err := Inject(pod, ns, testSettings(t))
 			if (err != nil) != tc.invalid {
 				t.Fatalf("error %v, want an error: %v", err, tc.invalid)
 			}
@@ -79,7 +79,7 @@ func TestNamespaceLabelExcluded(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "kube-system"},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
 	}
-	res, err := Inject(pod, NamespaceInfo{Labels: map[string]string{LabelInject: LabelInjectEnabled}}, testConfig())
+	res, err := Inject(pod, NamespaceInfo{Labels: map[string]string{LabelInject: LabelInjectEnabled}}, testSettings(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,7 @@ func TestPodSecurityDefault(t *testing.T) {
 	} {
 		cfg := testConfig()
 		cfg.PSADefaultLevel = tc.def
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		res, err := Inject(pod, NamespaceInfo{Labels: tc.labels}, cfg)
+		res, err := Inject(pod, NamespaceInfo{Labels: tc.labels}, mustParse(t, cfg))
 		if err != nil || res.Skip != tc.skip {
 			t.Errorf("default %s, labels %v: skip %q (%v), want %q", tc.def, tc.labels, res.Skip, err, tc.skip)
 		}

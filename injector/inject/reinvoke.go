@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/procview/procview/internal/podview"
 )
 
 // sidecarFirst moves the sidecar back in front of init containers another webhook put before
@@ -13,7 +15,7 @@ import (
 func sidecarFirst(pod *corev1.Pod) []string {
 	ics := pod.Spec.InitContainers
 	i := 0
-	for i < len(ics) && ics[i].Name != SidecarName {
+	for i < len(ics) && ics[i].Name != podview.SidecarName {
 		i++
 	}
 	if i == 0 || i == len(ics) {

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 )
 
 // Rules are the namespace's objects that decide which requests and limits a container may have.
@@ -52,12 +53,12 @@ type fitted struct {
 //
 // Where nothing fits it returns a *RuleError naming the rule; the caller skips the pod.
 func FitResources(want SidecarResources, rules Rules, pod *corev1.Pod) (corev1.ResourceRequirements, []string, error) {
-	cpu := &fitted{name: corev1.ResourceCPU, req: ptr(want.CPURequest.DeepCopy())}
+	cpu := &fitted{name: corev1.ResourceCPU, req: ptr.To(want.CPURequest.DeepCopy())}
 	if want.CPULimit != nil {
-		cpu.lim = ptr(want.CPULimit.DeepCopy())
+		cpu.lim = ptr.To(want.CPULimit.DeepCopy())
 	}
-	mem := &fitted{name: corev1.ResourceMemory, req: ptr(want.MemRequest.DeepCopy()),
-		lim: ptr(want.MemLimit.DeepCopy()), floor: minSidecarMemory}
+	mem := &fitted{name: corev1.ResourceMemory, req: ptr.To(want.MemRequest.DeepCopy()),
+		lim: ptr.To(want.MemLimit.DeepCopy()), floor: minSidecarMemory}
 
 	for _, f := range []*fitted{cpu, mem} {
 		ifRequired := want.CPULimitIfRequired
@@ -215,12 +216,12 @@ func (f *fitted) limitRule(maxs []bound) string {
 
 func (f *fitted) setReq(q resource.Quantity, why string) {
 	f.changes = append(f.changes, fmt.Sprintf("%s request %s → %s (%s)", f.name, f.req.String(), q.String(), why))
-	f.req = ptr(q.DeepCopy())
+	f.req = ptr.To(q.DeepCopy())
 }
 
 func (f *fitted) setLim(q resource.Quantity, why string) {
 	f.changes = append(f.changes, fmt.Sprintf("%s limit %s → %s (%s)", f.name, qs(f.lim), q.String(), why))
-	f.lim = ptr(q.DeepCopy())
+	f.lim = ptr.To(q.DeepCopy())
 }
 
 func qs(q *resource.Quantity) string {

@@ -5,32 +5,25 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/procview/procview/internal/podview"
 )
 
-// Skip reasons for pods the sidecar cannot serve or that chose otherwise.
 const (
-	SkipMirrorPod        SkipReason = "mirror-pod"          // a static pod's mirror: the kubelet runs the static pod, not what we would add
-	SkipHostUsers        SkipReason = "host-users-false"    // hostUsers: false (user namespace): no privileged container allowed
-	SkipNoShareProcess   SkipReason = "share-process-false" // the pod sets shareProcessNamespace: false
-	SkipForeignStatusPod SkipReason = "status-without-view" // procview.dev/status and a container named procview, but not our volume
-	annotationMirror                = "kubernetes.io/config.mirror"
-	labelOS                         = "kubernetes.io/os"
+	annotationMirror = "kubernetes.io/config.mirror"
+	labelOS          = "kubernetes.io/os"
 )
-
-func init() {
-	SkipReasons = append(SkipReasons, SkipMirrorPod, SkipHostUsers, SkipNoShareProcess, SkipForeignStatusPod)
-}
 
 // unsupported tells why an opted-in pod must be left alone before anything is added, with the
 // warning to give; NotSkipped when none applies.
 func unsupported(pod *corev1.Pod) (SkipReason, string) {
 	switch {
 	case pod.Annotations[annotationMirror] != "":
-		return SkipMirrorPod, "procview: not injected: a mirror pod only reflects a static pod the kubelet runs from its manifest (add the sidecar there, e.g. with procview-injector inject)"
+		return SkipMirrorPod, notInjected(SkipMirrorPod)
 	case pod.Spec.HostUsers != nil && !*pod.Spec.HostUsers:
-		return SkipHostUsers, "procview: not injected: the pod sets hostUsers: false, and a pod in a user namespace cannot have the privileged procview sidecar"
+		return SkipHostUsers, notInjected(SkipHostUsers)
 	case pod.Spec.ShareProcessNamespace != nil && !*pod.Spec.ShareProcessNamespace:
-		return SkipNoShareProcess, "procview: not injected: the pod sets shareProcessNamespace: false, and the view needs a shared PID namespace (it would let the containers see each other's processes and environment); remove the field or set it to true to get the view"
+		return SkipNoShareProcess, notInjected(SkipNoShareProcess)
 	case pinnedToWindows(pod):
 		return SkipWindows, "procview: not injected: the pod's node affinity allows only Windows nodes, which have no /proc"
 	}
@@ -72,10 +65,10 @@ func pinnedToWindows(pod *corev1.Pod) bool {
 // exist and the API server would refuse the pod.
 func foreignStatus(pod *corev1.Pod) string {
 	for _, v := range pod.Spec.Volumes {
-		if v.Name == VolumeName && v.EmptyDir != nil {
+		if v.Name == podview.VolumeName && v.EmptyDir != nil {
 			return ""
 		}
 	}
 	return fmt.Sprintf("procview: not injected: the pod has %s and a container named %q but no emptyDir volume %q: it was not injected by procview; remove the annotation or rename the container",
-		AnnotationStatus, SidecarName, VolumeName)
+		AnnotationStatus, podview.SidecarName, podview.VolumeName)
 }

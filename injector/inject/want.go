@@ -4,24 +4,21 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 )
 
 // wantResources is what the pod's annotations and the injector's settings ask for the sidecar.
-func wantResources(pod *corev1.Pod, cfg Config, o options) (SidecarResources, []string) {
+func wantResources(pod *corev1.Pod, cfg *Settings, o options) (SidecarResources, []string) {
 	want := SidecarResources{CPURequest: o.cpu, MemLimit: o.memLimit, Pinned: o.pinned}
-	want.CPULimitIfRequired = resource.MustParse(DefaultConfig().SidecarCPULimit)
-	if q, err := resource.ParseQuantity(cfg.SidecarCPULimit); err == nil {
-		want.CPULimitIfRequired = q
-	}
+	want.CPULimitIfRequired = cfg.cpuLimit.DeepCopy()
 	_, memAnnotated := pod.Annotations[AnnotationSidecarMemory]
-	switch memReq, err := resource.ParseQuantity(cfg.SidecarMemRequest); {
+	switch {
 	case o.memReq != nil:
 		want.MemRequest = *o.memReq
-	case memAnnotated || err != nil:
+	case memAnnotated:
 		want.MemRequest = o.memLimit // the pod said how much memory the sidecar gets
 	default:
-		want.MemRequest = memReq
+		want.MemRequest = cfg.memRequest.DeepCopy()
 	}
 	if want.MemRequest.Cmp(o.memLimit) > 0 {
 		want.MemRequest = o.memLimit.DeepCopy()
@@ -34,11 +31,11 @@ func wantResources(pod *corev1.Pod, cfg Config, o options) (SidecarResources, []
 		// Keep the pod's QoS class: Guaranteed needs limits equal to requests in every container.
 		// A limit that small throttles the FUSE server hard, so Guaranteed pods get a larger default.
 		if _, set := pod.Annotations[AnnotationSidecarCPU]; !set {
-			if g, err := resource.ParseQuantity(cfg.SidecarCPUGuaranteed); err == nil && g.Cmp(want.CPURequest) > 0 {
-				want.CPURequest = g
+			if cfg.cpuGuaranteed.Cmp(want.CPURequest) > 0 {
+				want.CPURequest = cfg.cpuGuaranteed.DeepCopy()
 			}
 		}
-		want.CPULimit = ptr(want.CPURequest.DeepCopy())
+		want.CPULimit = ptr.To(want.CPURequest.DeepCopy())
 		want.MemRequest = o.memLimit.DeepCopy()
 		warnings = append(warnings, fmt.Sprintf(
 			"procview: the pod is Guaranteed, so the sidecar's CPU limit equals its request (%s) to keep that QoS class; raise %s if reads of /proc are slow",

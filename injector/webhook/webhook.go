@@ -1,7 +1,6 @@
 // Package webhook serves inject.Inject as a controller-runtime mutating admission webhook for
-// pods: the framework decodes the pod; this package builds the JSON patch from what the
-// injector changed (patch.go) and adds the namespace lookup, the admission warnings, logs and
-// Prometheus metrics.
+// pods: it decodes the pod, looks up its namespace, answers with inject.Patch, and adds the
+// admission warnings, logs and Prometheus metrics.
 package webhook
 
 import (
@@ -9,13 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/procview/procview/injector/inject"
+	"github.com/procview/procview/injector/internal/promreg"
 )
 
 // Path is where the webhook is served; the MutatingWebhookConfiguration points here.
@@ -57,19 +55,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"result"}),
 	}
 	// A second server in one process (tests) shares the first one's collectors.
-	if err := reg.Register(m.Pods); err != nil {
-		are, ok := err.(prometheus.AlreadyRegisteredError)
-		if !ok {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-		m.Pods = are.ExistingCollector.(*prometheus.CounterVec)
+	var err error
+	if m.Pods, err = promreg.Register(reg, m.Pods); err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.Latency); err != nil {
-		are, ok := err.(prometheus.AlreadyRegisteredError)
-		if !ok {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-		m.Latency = are.ExistingCollector.(*prometheus.HistogramVec)
+	if m.Latency, err = promreg.Register(reg, m.Latency); err != nil {
+		return nil, err
 	}
 	m.Pods.WithLabelValues(ResultInjected, "")
 	m.Pods.WithLabelValues(ResultError, "")
@@ -83,12 +74,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// Injector is the typed defaulter for pods.
+// Injector answers pod admission requests with inject.Inject's mutation as a JSON patch.
 type Injector struct {
-	Config     inject.Config
-	Namespaces client.Reader // reads the pod's namespace (labels), e.g. a NamespaceReader
-	Rules      RulesSource   // the namespace's ResourceQuotas and LimitRanges; nil: none are considered
-	Metrics    *Metrics      // optional
+	Settings   *inject.Settings // the injector's parsed settings
+	Namespaces client.Reader    // reads the pod's namespace (labels), e.g. a NamespaceReader
+	Rules      RulesSource      // the namespace's ResourceQuotas and LimitRanges; nil: none are considered
+	Metrics    *Metrics         // optional
 }
 
 // RulesSource reads a namespace's ResourceQuotas and LimitRanges (e.g. a RulesReader).
@@ -96,164 +87,133 @@ type RulesSource interface {
 	Rules(ctx context.Context, ns *corev1.Namespace) (inject.Rules, error)
 }
 
-// outcome collects, per request, what Default decided; the handler wrapper reports it.
-type outcome struct {
-	mu       sync.Mutex
-	warnings []string
+// Webhook returns the admission webhook: a plain handler (decode, Inject, inject.Patch) that
+// adds the warnings and records the metrics.
+func (i *Injector) Webhook(scheme *runtime.Scheme) *admission.Webhook {
+	return &admission.Webhook{Handler: &handler{Injector: i, decoder: admission.NewDecoder(scheme)}}
+}
+
+type handler struct {
+	*Injector
+	decoder admission.Decoder
+}
+
+// answer is what one request was answered, for the response and the metrics.
+type answer struct {
+	resp     admission.Response
 	result   string
 	reason   inject.SkipReason
+	warnings []string
 }
 
-type outcomeKey struct{}
-
-// Webhook returns the admission webhook: controller-runtime's typed defaulter, with the patch
-// built from what Default changed (patchFor) instead of marshalling the pod and diffing the two
-// documents, which was most of an admission's CPU; a change patchFor does not know goes through
-// controller-runtime's defaulter unchanged. Wrapped to return our warnings and record metrics.
-func (i *Injector) Webhook(scheme *runtime.Scheme) *admission.Webhook {
-	decoder := admission.NewDecoder(scheme)
-	diffing := admission.WithDefaulter[*corev1.Pod](scheme, i).Handler
-	wh := &admission.Webhook{Handler: admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
-		start := time.Now()
-		out := &outcome{result: ResultError}
-		resp := i.handle(context.WithValue(ctx, outcomeKey{}, out), decoder, diffing, req)
-		out.mu.Lock()
-		defer out.mu.Unlock()
-		if !resp.Allowed && out.result != ResultRejected {
-			out.result = ResultError
-		}
-		if i.Metrics != nil {
-			i.Metrics.Pods.WithLabelValues(out.result, string(out.reason)).Inc()
-			i.Metrics.Latency.WithLabelValues(out.result).Observe(time.Since(start).Seconds())
-		}
-		return resp.WithWarnings(out.warnings...)
-	})}
-	return wh
+func (h *handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	a := h.review(ctx, req)
+	if !a.resp.Allowed && a.result != ResultRejected {
+		a.result = ResultError
+	}
+	if h.Metrics != nil {
+		h.Metrics.Pods.WithLabelValues(a.result, string(a.reason)).Inc()
+		h.Metrics.Latency.WithLabelValues(a.result).Observe(time.Since(start).Seconds())
+	}
+	return a.resp.WithWarnings(a.warnings...)
 }
 
-// handle is controller-runtime's defaulter handler (decode, Default, patch) with patchFor's
-// patch; when patchFor cannot express the change, the request is answered by diffing, which
-// runs Default again on a fresh outcome.
-func (i *Injector) handle(ctx context.Context, decoder admission.Decoder, diffing admission.Handler, req admission.Request) admission.Response {
+// review decodes the pod, injects it and answers with the patch.
+func (h *handler) review(ctx context.Context, req admission.Request) answer {
 	if req.Operation == admissionv1.Delete {
-		return admission.Allowed("")
+		return answer{resp: admission.Allowed(""), result: ResultError}
 	}
 	pod := &corev1.Pod{}
-	if err := decoder.Decode(req, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if err := h.decoder.Decode(req, pod); err != nil {
+		return answer{resp: admission.Errored(http.StatusBadRequest, err), result: ResultError}
 	}
-	// Default replaces *pod with inject.Inject's result, a deep copy: Inject never modifies its
-	// input (its fuzz test checks), so a shallow copy keeps the submitted pod intact.
-	submitted := *pod
-	if err := i.Default(admission.NewContextWithRequest(ctx, req), pod); err != nil {
-		var apiStatus apierrors.APIStatus
-		if errors.As(err, &apiStatus) {
-			return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: ptr.To(apiStatus.Status())}}
-		}
-		return admission.Denied(err.Error())
+	a, injected := h.inject(ctx, req, pod)
+	if injected == nil {
+		return a
 	}
-	ops, ok := patchFor(&submitted, pod)
-	if !ok {
-		if out, _ := ctx.Value(outcomeKey{}).(*outcome); out != nil {
-			out.mu.Lock()
-			out.warnings, out.result, out.reason = nil, ResultError, ""
-			out.mu.Unlock()
-		}
-		logf.FromContext(ctx).Info("the injector changed the pod beyond what its patch builder knows: diffing instead")
-		return diffing.Handle(ctx, req)
-	}
-	if len(ops) == 0 {
-		return admission.Allowed("")
-	}
-	patch, err := marshalPatch(ops)
+	patch, err := inject.Patch(pod, injected)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode the patch: %w", err))
+		logf.FromContext(ctx).Error(err, "no patch for the injected pod", "pod", podName(pod, req))
+		return answer{resp: admission.Errored(http.StatusInternalServerError, err), result: ResultError}
 	}
-	resp := admission.Allowed("")
-	resp.Patch, resp.PatchType = patch, ptr.To(admissionv1.PatchTypeJSONPatch)
-	return resp
+	a.resp = admission.Allowed("")
+	if patch != nil {
+		a.resp.Patch, a.resp.PatchType = patch, ptr.To(admissionv1.PatchTypeJSONPatch)
+	}
+	return a
 }
 
-// Default injects procview into the pod if it asks for it and can take it.
-func (i *Injector) Default(ctx context.Context, pod *corev1.Pod) error {
+// inject decides for one pod: the answer, and the injected pod (nil when it is left alone or denied).
+func (h *handler) inject(ctx context.Context, req admission.Request, pod *corev1.Pod) (answer, *corev1.Pod) {
 	log := logf.FromContext(ctx)
-	out, _ := ctx.Value(outcomeKey{}).(*outcome)
-	if out == nil {
-		out = &outcome{}
-	}
-	out.mu.Lock()
-	defer out.mu.Unlock()
-
-	req, err := admission.RequestFromContext(ctx)
-	if err != nil {
-		return fmt.Errorf("procview: no admission request in context: %w", err)
-	}
+	allowed := admission.Allowed("")
 	name := podName(pod, req)
 	if req.Operation != admissionv1.Create {
-		out.result, out.reason = ResultSkipped, inject.SkipNotCreate
-		return nil
+		return answer{resp: allowed, result: ResultSkipped, reason: inject.SkipNotCreate}, nil
 	}
 	if pod.Annotations[inject.AnnotationInject] == "false" {
-		out.result, out.reason = ResultSkipped, inject.SkipOptedOut
-		return nil // opted out whatever the namespace says: no namespace lookup, no log line
+		// opted out whatever the namespace says: no namespace lookup, no log line
+		return answer{resp: allowed, result: ResultSkipped, reason: inject.SkipOptedOut}, nil
 	}
 	// Every other pod needs its namespace: its procview.dev/inject label opts all its pods in
 	// (or out), and its Pod Security level decides whether the privileged sidecar may be added.
+	_, asked := pod.Annotations[inject.AnnotationInject]
 	nsName := req.Namespace
 	if nsName == "" {
 		nsName = pod.Namespace
 	}
 	ns := inject.NamespaceInfo{Name: nsName}
 	var nsObj corev1.Namespace
-	if err := i.Namespaces.Get(ctx, client.ObjectKey{Name: nsName}, &nsObj); err != nil {
+	if err := h.Namespaces.Get(ctx, client.ObjectKey{Name: nsName}, &nsObj); err != nil {
 		// Injecting without knowing the namespace's Pod Security level could make the pod fail
 		// admission; a pod without the view is the safer outcome. Only a pod that asked for the
 		// view hears about it: the others may well not be meant to have it.
-		out.result, out.reason = ResultSkipped, inject.SkipNamespaceUnknown
-		if _, asked := pod.Annotations[inject.AnnotationInject]; asked {
-			out.warnings = append(out.warnings, fmt.Sprintf("procview: not injected: cannot read namespace %q: %v", nsName, err))
+		a := answer{resp: allowed, result: ResultSkipped, reason: inject.SkipNamespaceUnknown}
+		if asked {
+			a.warnings = []string{fmt.Sprintf("procview: not injected: cannot read namespace %q: %v", nsName, err)}
 		}
-		log.Error(err, "namespace lookup failed, not injecting", "pod", name, "reason", out.reason)
-		return nil
+		log.Error(err, "namespace lookup failed, not injecting", "pod", name, "reason", a.reason)
+		return a, nil
 	}
 	ns.Labels = nsObj.Labels
-	if i.Rules != nil {
-		rules, err := i.Rules.Rules(ctx, &nsObj)
+	if h.Rules != nil {
+		rules, err := h.Rules.Rules(ctx, &nsObj)
 		if err != nil {
 			// Without the rules the sidecar could make the pod fail its quota or LimitRange.
-			out.result, out.reason = ResultSkipped, inject.SkipRulesUnknown
-			if _, asked := pod.Annotations[inject.AnnotationInject]; asked {
-				out.warnings = append(out.warnings, fmt.Sprintf("procview: not injected: cannot read the ResourceQuotas and LimitRanges of namespace %q: %v", nsName, err))
+			a := answer{resp: allowed, result: ResultSkipped, reason: inject.SkipRulesUnknown}
+			if asked {
+				a.warnings = []string{fmt.Sprintf("procview: not injected: cannot read the ResourceQuotas and LimitRanges of namespace %q: %v", nsName, err)}
 			}
-			log.Error(err, "rules lookup failed, not injecting", "pod", name, "reason", out.reason)
-			return nil
+			log.Error(err, "rules lookup failed, not injecting", "pod", name, "reason", a.reason)
+			return a, nil
 		}
 		ns.Rules = rules
 	}
 
-	res, err := inject.Inject(pod, ns, i.Config)
-	out.warnings = append(out.warnings, res.Warnings...)
+	res, err := inject.Inject(pod, ns, h.Settings)
+	a := answer{resp: allowed, warnings: res.Warnings}
 	var invalid *inject.InvalidAnnotationError
 	switch {
 	case errors.As(err, &invalid):
-		out.result, out.reason = ResultRejected, inject.SkipInvalidAnnotation
+		a.resp, a.result, a.reason = admission.Denied(err.Error()), ResultRejected, inject.SkipInvalidAnnotation
 		log.Info("pod rejected", "pod", name, "reason", res.Skip, "problems", invalid.Problems)
-		return err
+		return a, nil
 	case err != nil:
-		return err
+		a.resp, a.result = admission.Denied(err.Error()), ResultError
+		return a, nil
 	case res.Skip != inject.NotSkipped:
-		out.result, out.reason = ResultSkipped, res.Skip
+		a.result, a.reason = ResultSkipped, res.Skip
 		l := log
 		if len(res.Warnings) == 0 && (res.Skip == inject.SkipNotOptedIn || res.Skip == inject.SkipNamespaceDisabled) {
 			l = log.V(1) // most pods of a cluster: counted in the metrics, not logged by default
 		}
 		l.Info("pod skipped", "pod", name, "reason", res.Skip, "warnings", res.Warnings)
-		return nil
+		return a, nil
 	}
-	out.result, out.reason = ResultInjected, ""
-	*pod = *res.Pod
-	log.Info("pod injected", "pod", name, "status", pod.Annotations[inject.AnnotationStatus], "warnings", res.Warnings)
-	return nil
+	a.result = ResultInjected
+	log.Info("pod injected", "pod", name, "status", res.Pod.Annotations[inject.AnnotationStatus], "warnings", res.Warnings)
+	return a, res.Pod
 }
 
 // podName names the pod for logs; a pod being created often has only generateName.
@@ -269,4 +229,4 @@ func podName(pod *corev1.Pod, req admission.Request) string {
 	return ns + "/" + n
 }
 
-var _ admission.Defaulter[*corev1.Pod] = (*Injector)(nil)
+var _ admission.Handler = (*handler)(nil)

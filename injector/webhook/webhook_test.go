@@ -107,8 +107,11 @@ func TestHandle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := inject.DefaultConfig()
-			wh := (&Injector{Config: cfg, Namespaces: tc.reader, Metrics: m}).Webhook(scheme)
+			cfg, err := inject.DefaultConfig().Parse()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wh := (&Injector{Settings: cfg, Namespaces: tc.reader, Metrics: m}).Webhook(scheme)
 			resp := wh.Handle(context.Background(), request(t, tc.op, tc.ns, podWith(tc.ann)))
 			if resp.Allowed != tc.allowed {
 				t.Fatalf("allowed %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)

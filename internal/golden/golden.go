@@ -15,9 +15,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files with the current output")
 
-// Updating reports whether -update was given.
-func Updating() bool { return *update }
-
 // Compare checks got against the golden file at path, or writes it with -update.
 func Compare(t testing.TB, path string, got []byte) {
 	t.Helper()

@@ -257,8 +257,11 @@ func parsePIDs(b []byte) []int {
 	return pids
 }
 
-// ticks converts USER_HZ clock ticks to a Duration (USER_HZ is 100 on every Linux ABI).
-func ticks(n uint64) time.Duration { return time.Duration(n) * (time.Second / 100) }
+// UserHZ is USER_HZ, the unit of the clock ticks in /proc and cgroup v1 files: 100 on every Linux ABI.
+const UserHZ = 100
+
+// ticks converts USER_HZ clock ticks to a Duration.
+func ticks(n uint64) time.Duration { return time.Duration(n) * (time.Second / UserHZ) }
 
 func truncate(b []byte) []byte {
 	if len(b) > 64 {

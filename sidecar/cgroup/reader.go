@@ -1,18 +1,13 @@
 package cgroup
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -224,69 +219,6 @@ func (r *FS) Read(pid int, need Need) (*Snapshot, error) {
 	return s, nil
 }
 
-// scratch holds read buffers: every render reads a few small files.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
-
-// readCgroup reads a cgroup controller file that is one record (not cgroup.procs), through
-// the open-file cache.
-func (r *FS) readCgroup(p string) ([]byte, error) { return r.files.read(p) }
-
-// readFile reads one cgroup or proc file; the error names the path.
-// It uses plain open/read/close: os.ReadFile's fstat and poller registration cost more than
-// the read itself for these tiny kernel-generated files (10 µs instead of 30–70 µs here).
-func readFile(p string) ([]byte, error) {
-	bp, err := readPooled(p)
-	if err != nil {
-		return nil, err
-	}
-	defer scratch.Put(bp)
-	return bytes.Clone(*bp), nil
-}
-
-// readPooled is readFile into a buffer from scratch, which the caller puts back.
-func readPooled(p string) (*[]byte, error) {
-	fd, err := openRetry(p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	defer syscall.Close(fd)
-	bp := scratch.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, cap(buf))
-		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			*bp = buf[:0]
-			scratch.Put(bp)
-			return nil, fmt.Errorf("read %s: %w", p, err)
-		}
-		if n == 0 {
-			break
-		}
-		buf = buf[:len(buf)+n]
-	}
-	*bp = buf
-	return bp, nil
-}
-
-func openRetry(p string) (int, error) {
-	for {
-		fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
-}
-
-func isNotExist(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENODEV)
-}
-
 // ancestors returns dir and each parent up to and including root, nearest first.
 func ancestors(root, cgPath string) []string {
 	var out []string
@@ -294,89 +226,6 @@ func ancestors(root, cgPath string) []string {
 		out = append(out, filepath.Join(root, p))
 		if p == "/" || p == "." {
 			return out
-		}
-	}
-}
-
-// readTasks counts thread states and the highest PID over the processes in cgroup.procs.
-func (r *FS) readTasks(procsFile string, caller int, need Need, s *Snapshot) error {
-	b, err := readFile(procsFile)
-	if err != nil {
-		return err
-	}
-	pids := parsePIDs(b)
-	var earliest uint64
-	haveStart := false
-	for _, pid := range pids {
-		if need&NeedStart != 0 {
-			st, err := r.procStat(filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "stat"))
-			if err == nil && (!haveStart || st.StartTime < earliest) {
-				earliest, haveStart = st.StartTime, true
-			}
-		}
-		if need&NeedTasks != 0 {
-			r.countThreads(pid, caller, &s.Tasks)
-		}
-	}
-	if need&NeedStart != 0 && !haveStart {
-		// Every listed process exited meanwhile (or the list was empty): the caller itself is in
-		// the cgroup, so its start bounds the container's; no stat at all means it is gone too.
-		p := filepath.Join(r.opts.ProcRoot, strconv.Itoa(caller), "stat")
-		st, err := r.procStat(p)
-		if err != nil {
-			return fmt.Errorf("no start time in %s: %w: %w", procsFile, ErrNoProcess, err)
-		}
-		earliest = st.StartTime
-	}
-	if need&NeedStart != 0 {
-		s.Start = ticks(earliest)
-	}
-	if need&NeedTasks != 0 {
-		ino, err := inode(filepath.Dir(procsFile))
-		if err != nil {
-			return err
-		}
-		s.Inode = ino
-	}
-	return nil
-}
-
-func (r *FS) procStat(p string) (procStat, error) {
-	b, err := readFile(p)
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseProcStat(b)
-}
-
-// countThreads adds pid's threads to t; a process that exits meanwhile is simply not counted.
-// The caller thread (the one reading the view) counts as a thread but not by state: it is
-// waiting on our answer right now, which would add 1 to every load average it reads.
-func (r *FS) countThreads(pid, caller int, t *Tasks) {
-	dir := filepath.Join(r.opts.ProcRoot, strconv.Itoa(pid), "task")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := r.procStat(filepath.Join(dir, e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		t.Total++
-		t.LastPID = max(t.LastPID, tid)
-		if tid == caller {
-			continue
-		}
-		switch st.State {
-		case 'R':
-			t.Running++
-		case 'D':
-			t.Blocked++
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // ownCgroupDir is this process's cgroup directory relative to a cgroup root: the unified path
@@ -56,9 +58,7 @@ func TestUnifiedOnly(t *testing.T) {
 // container's /sys/fs/cgroup may be missing or hide our cgroup (no cgroup.controllers there):
 // Resolve must mount cgroup2, not a v1 tmpfs with nothing in it.
 func TestResolveMountsCgroup2ForUnifiedOnlyProc(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting cgroups needs root")
-	}
+	testenv.RequireRoot(t, "mounting cgroups")
 	proc := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(proc, "self"), 0o755); err != nil {
 		t.Fatal(err)
@@ -90,9 +90,7 @@ func TestResolveMountsCgroup2ForUnifiedOnlyProc(t *testing.T) {
 
 // A directory with our cgroup's path but no cgroup files is not a cgroup root.
 func TestResolveIgnoresPlainDirectory(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting cgroups needs root")
-	}
+	testenv.RequireRoot(t, "mounting cgroups")
 	own := ownCgroupDir(t)
 	fake := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(fake, own), 0o755); err != nil {
@@ -123,9 +121,7 @@ func TestResolveUsesSysWhenItShowsOurPaths(t *testing.T) {
 // A directory that does not show our cgroup (like a container's own /sys/fs/cgroup) makes
 // Resolve mount the real hierarchies privately; cleanup unmounts them.
 func TestResolveMountsWhenSysHidesOurPaths(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting cgroups needs root")
-	}
+	testenv.RequireRoot(t, "mounting cgroups")
 	own := ownCgroupDir(t)
 	dir := filepath.Join(t.TempDir(), "cg")
 	root, cleanup, err := Resolve(t.TempDir(), "/proc", dir)

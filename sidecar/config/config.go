@@ -1,34 +1,13 @@
-// Package config holds the sidecar's settings. The injector imports it for the setting
-// names, so this package must stay free of heavy dependencies.
+// Package config holds the sidecar's settings (envconfig, prefix podview.EnvPrefix); the names
+// the injector sets are podview's.
 package config
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/procview/procview/internal/podview"
 )
-
-// Prefix is the environment prefix of every sidecar setting (envconfig).
-const Prefix = "PROCVIEW"
-
-// Environment variable names, for the injector to set.
-const (
-	EnvMountPoint = Prefix + "_MOUNTPOINT"
-	EnvCgroupRoot = Prefix + "_CGROUP_ROOT"
-	EnvProcRoot   = Prefix + "_PROC_ROOT"
-	EnvScope      = Prefix + "_SCOPE"
-	EnvCPUView    = Prefix + "_CPU_VIEW"
-	EnvFiles      = Prefix + "_FILES"
-	EnvReattach   = Prefix + "_REATTACH"
-	EnvSupervise  = Prefix + "_SUPERVISE"
-)
-
-// CgroupRootAuto makes the sidecar find the cgroup filesystems itself: /sys/fs/cgroup when it
-// shows the host's paths, otherwise (a container's own cgroup view) a private mount of them.
-const CgroupRootAuto = "auto"
-
-// ScopePod is the Scope value that serves only the sidecar's own pod: the parent of
-// the sidecar's own container cgroup.
-const ScopePod = "pod"
 
 // Serve is the configuration of `procview-sidecar serve` (and `probe`, which uses MountPoint).
 type Serve struct {
@@ -46,32 +25,13 @@ type Serve struct {
 // Validate reports the first setting that is not usable.
 func (s Serve) Validate() error {
 	if s.MountPoint == "" {
-		return fmt.Errorf("%s (--mountpoint) is required", EnvMountPoint)
+		return fmt.Errorf("%s (--mountpoint) is required", podview.EnvMountPoint)
 	}
-	switch s.CPUView {
-	case "quota", "cpuset":
-	default:
-		return fmt.Errorf("%s=%q: want quota or cpuset", EnvCPUView, s.CPUView)
+	if _, err := podview.ParseCPUView(s.CPUView); err != nil {
+		return fmt.Errorf("%s=%w", podview.EnvCPUView, err)
 	}
-	if s.Scope != ScopePod && !strings.HasPrefix(s.Scope, "/") {
-		return fmt.Errorf("%s=%q: want %q or an absolute cgroup path", EnvScope, s.Scope, ScopePod)
+	if s.Scope != podview.ScopePod && !strings.HasPrefix(s.Scope, "/") {
+		return fmt.Errorf("%s=%q: want %q or an absolute cgroup path", podview.EnvScope, s.Scope, podview.ScopePod)
 	}
 	return nil
 }
-
-// ViewFiles lists every file the view can serve, as paths relative to the mount point.
-// The same relative path, with a leading "/", is where it is mounted in an app container.
-// The renderer registry (sidecar/render) has one entry for each.
-var ViewFiles = []string{
-	"proc/meminfo",
-	"proc/cpuinfo",
-	"proc/stat",
-	"proc/uptime",
-	"proc/loadavg",
-	"proc/diskstats",
-	"proc/swaps",
-	"sys/devices/system/cpu/online",
-}
-
-// TargetPath is where a view file is mounted in an app container: "proc/meminfo" -> "/proc/meminfo".
-func TargetPath(file string) string { return "/" + file }

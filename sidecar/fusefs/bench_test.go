@@ -10,6 +10,8 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
 
+	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 	"github.com/procview/procview/sidecar/render"
@@ -23,7 +25,7 @@ func BenchmarkRender(b *testing.B) {
 		b.Fatal(err)
 	}
 	fs := New(Options{Reader: r, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
-		CPUView: render.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
+		CPUView: podview.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
 	pid := os.Getpid()
 	for _, f := range render.Files() {
 		b.Run(f.Path, func(b *testing.B) {
@@ -40,16 +42,14 @@ func BenchmarkRender(b *testing.B) {
 // BenchmarkReadThroughMount is what a reader pays: open, read to EOF and close of each view
 // file on a real mount served by this process, for this process's own cgroup.
 func BenchmarkReadThroughMount(b *testing.B) {
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
-		b.Skip("needs root and /dev/fuse")
-	}
+	testenv.RequireFUSE(b)
 	r, err := cgroup.New(cgroup.Options{Root: testcgroup.Root, ProcRoot: "/proc"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
 	fs := New(Options{Reader: r, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
-		CPUView: render.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
+		CPUView: podview.CPUViewQuota, Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: logr.Discard()})
 	mfs, err := Mount(dir, fs)
 	if err != nil {
 		b.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/jacobsa/fuse/fuseops"
 	"github.com/jacobsa/fuse/fuseutil"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/hostfacts"
 	"github.com/procview/procview/sidecar/render"
@@ -32,7 +33,7 @@ type Options struct {
 	Files    []render.File // the files to serve
 	ProcRoot string        // host procfs, for host facts and the safe answer
 	SysRoot  string        // host sysfs
-	CPUView  render.CPUView
+	CPUView  podview.CPUView
 	Now      func() time.Duration // time since boot (CLOCK_BOOTTIME)
 	// Loads holds the containers' load averages, stepped by a loadsampler every 5 s; nil = an
 	// empty tracker nobody steps (every load reads 0).

@@ -3,7 +3,6 @@ package fusefs
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,8 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
+	"github.com/go-logr/logr"
+	"github.com/jacobsa/fuse"
 
+	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 	"github.com/procview/procview/sidecar/render"
@@ -24,44 +26,12 @@ import (
 // mountView mounts a real view served by this test process and unmounts it when the test ends.
 func mountView(t *testing.T, reader cgroup.Reader, files []render.File) string {
 	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root and /dev/fuse")
-	}
-	dir := t.TempDir()
-	// The server logs to t until the test is over, then nowhere: a lazily detached mount (one a
-	// concurrent `unshare -m` copied) keeps its server running, and t.Log after the test
-	// panics, killing the test binary while one of its threads may wait on its own mount.
-	var mu sync.Mutex
-	over := false
-	log := funcr.New(func(prefix, args string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !over {
-			t.Log(prefix, args)
-		}
-	}, funcr.Options{})
-	fs := New(Options{
-		Reader: reader, Files: files, ProcRoot: "/proc", SysRoot: "/sys", CPUView: render.CPUViewQuota,
-		Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: log,
-	})
-	mfs, err := Mount(dir, fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := Unmount(dir); err != nil {
-			t.Error(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := mfs.Join(ctx); err != nil {
-			t.Logf("FUSE server still running after unmount (the mount is held elsewhere): %v", err)
-		}
-		mu.Lock()
-		over = true
-		mu.Unlock()
-	})
-	return dir
+	return testenv.MountFUSE(t, func(dir string, log logr.Logger) (*fuse.MountedFileSystem, error) {
+		return Mount(dir, New(Options{
+			Reader: reader, Files: files, ProcRoot: "/proc", SysRoot: "/sys", CPUView: podview.CPUViewQuota,
+			Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: log,
+		}))
+	}, Unmount)
 }
 
 func realReader(t *testing.T) cgroup.Reader {

@@ -1,11 +1,10 @@
 package fusefs
 
 import (
-	"bytes"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/hostfacts"
 	"github.com/procview/procview/sidecar/render"
 )
@@ -42,7 +41,7 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 			c.mu.Unlock()
 			return nil, err
 		}
-		next := &render.Host{ClockTick: 100}
+		next := &render.Host{ClockTick: cgroup.UserHZ}
 		if c.cur != nil {
 			*next = *c.cur
 		}
@@ -50,7 +49,7 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 		c.cur = next
 		c.have |= missing
 		if missing&render.HostMemInfo != 0 {
-			c.hasSwap = memInfoHasSwap(next.MemInfo)
+			c.hasSwap = render.HasSwap(next.MemInfo)
 		}
 	}
 	cur := c.cur
@@ -58,7 +57,7 @@ func (c *hostCache) get(need render.HostNeed) (*render.Host, error) {
 	if fresh == 0 && cur != nil {
 		return cur, nil
 	}
-	out := render.Host{ClockTick: 100}
+	out := render.Host{ClockTick: cgroup.UserHZ}
 	if cur != nil {
 		out = *cur // slices stay shared read-only; fresh fields are filled for this call
 	}
@@ -81,18 +80,4 @@ func (c *hostCache) hostHasSwap() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.hasSwap
-}
-
-// memInfoHasSwap reports whether /proc/meminfo's SwapTotal is above 0 (or unreadable).
-func memInfoHasSwap(meminfo []byte) bool {
-	i := bytes.Index(meminfo, []byte("\nSwapTotal:"))
-	if i < 0 {
-		return true
-	}
-	f := bytes.Fields(meminfo[i+len("\nSwapTotal:"):])
-	if len(f) == 0 {
-		return true
-	}
-	n, err := strconv.ParseUint(string(f[0]), 10, 64)
-	return err != nil || n > 0
 }

@@ -9,14 +9,13 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/go-logr/logr"
 	"github.com/jacobsa/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/procview/procview/initmount"
+	"github.com/procview/procview/internal/mountinfo"
+	"github.com/procview/procview/internal/podview"
 )
-
-// FSType is how the mount shows in /proc/<pid>/mountinfo ("fuse." + subtype).
-const FSType = "fuse.procview"
 
 // Mount mounts fs at dir with mount(2) (jacobsa/fuse does that itself as root; no fusermount)
 // and returns once the kernel has finished the FUSE handshake and poll is refused (refusePoll).
@@ -25,7 +24,7 @@ func Mount(dir string, fs *FS) (*fuse.MountedFileSystem, error) {
 		FSName: "procview",
 		// Nothing is ever written: 4 KiB writes make each request buffer 8 KiB instead of 1 MiB.
 		MaxWrite: 4096,
-		Subtype:  strings.TrimPrefix(FSType, "fuse."),
+		Subtype:  strings.TrimPrefix(podview.FSType, "fuse."),
 		ReadOnly: true,
 		// allow_other: non-root and user-namespace-remapped readers in app containers.
 		Options:                map[string]string{"allow_other": ""},
@@ -59,7 +58,7 @@ func Unmount(dir string) error {
 
 // MountsAt lists this mount namespace's procview mounts at dir, bottom first. It reads only
 // /proc/self/mountinfo: nothing here touches the mount, whose server may be wedged.
-func MountsAt(dir string) ([]initmount.Mount, error) {
+func MountsAt(dir string) ([]mountinfo.Mount, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -72,13 +71,13 @@ func MountsAt(dir string) ([]initmount.Mount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
-	mounts, err := initmount.ParseMountInfo(b)
+	mounts, err := mountinfo.Parse(b)
 	if err != nil {
 		return nil, err
 	}
-	var at []initmount.Mount
+	var at []mountinfo.Mount
 	for _, m := range mounts {
-		if m.MountPoint == abs && m.FSType == FSType {
+		if m.MountPoint == abs && m.FSType == podview.FSType {
 			at = append(at, m)
 		}
 	}
@@ -147,6 +146,75 @@ func refusePoll(file string) error {
 	if _, _, e := syscall.Syscall6(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_ADD, uintptr(fd),
 		uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
 		return fmt.Errorf("epoll_ctl %s: %w", file, e)
+	}
+	return nil
+}
+
+// PrepareMountPoint detaches a dead previous instance's mounts at dir ("transport endpoint is
+// not connected") and checks dir is an empty directory, creating it in an existing parent.
+func PrepareMountPoint(dir string, log logr.Logger) error {
+	// In a pod the mount point is a subdirectory of a fresh emptyDir: create it, but only
+	// inside a directory that exists (a missing parent is a configuration error).
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTCONN) && !errors.Is(err, unix.ECONNABORTED) {
+		return fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	if err := DetachStale(dir, log, "detaching a previous instance's mount"); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("mount point %s is not empty (%d entries, e.g. %q)", dir, len(entries), entries[0].Name())
+	}
+	return nil
+}
+
+// DetachStale detaches, logging msg, each stale mount at dir (see staleMount): the mounts of
+// dead servers, stacked when several died.
+func DetachStale(dir string, log logr.Logger, msg string) error {
+	for i := 0; i < 8; i++ {
+		stale, err := staleMount(dir)
+		if err != nil || !stale {
+			return err
+		}
+		log.Info(msg, "mountpoint", dir)
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach stale mount at %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// staleMount reports whether dir has a procview mount on it (whose server is this process's
+// predecessor, dead or not) or a FUSE mount whose server is gone. It looks at mountinfo before
+// it touches dir: a stat would wait on a wedged server.
+func staleMount(dir string) (bool, error) {
+	ours, err := MountsAt(dir)
+	if err != nil || len(ours) > 0 {
+		return len(ours) > 0, err
+	}
+	var st unix.Stat_t
+	err = unix.Stat(dir, &st)
+	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	return false, nil
+}
+
+// CheckMounted reports an error unless a FUSE file system is mounted at dir (not merely the
+// empty directory under it).
+func CheckMounted(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	if st.Type != unix.FUSE_SUPER_MAGIC {
+		return fmt.Errorf("%s is not mounted yet", dir)
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 
 // Read reads the host files in need from procRoot (e.g. /proc) and sysRoot (e.g. /sys).
 func Read(procRoot, sysRoot string, need render.HostNeed) (*render.Host, error) {
-	h := &render.Host{ClockTick: 100} // USER_HZ is 100 on every Linux ABI
+	h := &render.Host{ClockTick: cgroup.UserHZ}
 	files := []struct {
 		bit  render.HostNeed
 		path string
@@ -25,8 +25,6 @@ func Read(procRoot, sysRoot string, need render.HostNeed) (*render.Host, error) 
 		{render.HostStat, filepath.Join(procRoot, "stat"), &h.Stat},
 		{render.HostDiskStats, filepath.Join(procRoot, "diskstats"), &h.DiskStats},
 		{render.HostSwaps, filepath.Join(procRoot, "swaps"), &h.Swaps},
-		{render.HostLoadAvg, filepath.Join(procRoot, "loadavg"), &h.LoadAvg},
-		{render.HostUptime, filepath.Join(procRoot, "uptime"), &h.Uptime},
 	}
 	for _, f := range files {
 		if need&f.bit == 0 {

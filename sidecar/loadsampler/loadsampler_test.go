@@ -3,11 +3,13 @@ package loadsampler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/render"
 )
@@ -66,10 +68,12 @@ func TestRunSamplesOnItsPeriod(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { Run(ctx, time.Millisecond, src, lt, logr.Discard()); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for lt.Observe(1, "/pod/a").One < 0.9 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if l := lt.Observe(1, "/pod/a"); l.One < 0.9 {
+			return fmt.Errorf("after many periods at 1: %+v", l)
+		}
+		return nil
+	})
 	cancel()
 	<-done
 	if l := lt.Observe(1, "/pod/a"); l.One < 0.9 {

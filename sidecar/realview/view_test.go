@@ -1,18 +1,19 @@
 package realview
 
 import (
-	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
+	"github.com/go-logr/logr"
+	"github.com/jacobsa/fuse"
+
 	"golang.org/x/sys/unix"
 
+	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/fusefs"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
@@ -33,53 +34,22 @@ func bootTime() time.Duration {
 // is a failure, not a skip.
 func mountView(t *testing.T, tweak func(*fusefs.Options)) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Fatalf("running as root without /dev/fuse: %v", err)
-	}
+	testenv.RequireFUSE(t)
 	reader, err := cgroup.New(cgroup.Options{Root: testcgroup.Root, ProcRoot: "/proc"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reader.Close() })
-	var mu sync.Mutex
-	over := false
-	log := funcr.New(func(prefix, args string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !over {
-			t.Log(prefix, args)
+	return testenv.MountFUSE(t, func(dir string, log logr.Logger) (*fuse.MountedFileSystem, error) {
+		opts := fusefs.Options{
+			Reader: reader, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
+			CPUView: podview.CPUViewQuota, Now: bootTime, Log: log,
 		}
-	}, funcr.Options{})
-	opts := fusefs.Options{
-		Reader: reader, Files: render.Files(), ProcRoot: "/proc", SysRoot: "/sys",
-		CPUView: render.CPUViewQuota, Now: bootTime, Log: log,
-	}
-	if tweak != nil {
-		tweak(&opts)
-	}
-	fs := fusefs.New(opts)
-	dir := t.TempDir()
-	mfs, err := fusefs.Mount(dir, fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := fusefs.Unmount(dir); err != nil {
-			t.Error(err)
+		if tweak != nil {
+			tweak(&opts)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := mfs.Join(ctx); err != nil {
-			t.Logf("FUSE server still running after unmount: %v", err)
-		}
-		mu.Lock()
-		over = true
-		mu.Unlock()
-	})
-	return dir
+		return fusefs.Mount(dir, fusefs.New(opts))
+	}, fusefs.Unmount)
 }
 
 // inView returns a command that runs script in cg, in a private mount namespace where the view

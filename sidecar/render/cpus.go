@@ -1,6 +1,10 @@
 package render
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/procview/procview/internal/podview"
+)
 
 // VisibleCPUs returns the host CPU numbers the container sees, ascending.
 // quota view: the first ceil(quota/period) CPUs of the cpuset (the whole cpuset without a quota);
@@ -14,7 +18,7 @@ func VisibleCPUs(in Input) []int {
 	if len(set) == 0 {
 		set = []int{0}
 	}
-	if in.CPUView == CPUViewCpuset || in.Snap == nil {
+	if in.CPUView == podview.CPUViewCpuset || in.Snap == nil {
 		return set
 	}
 	c := in.Snap.CPU

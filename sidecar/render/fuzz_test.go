@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 )
 
@@ -39,9 +40,9 @@ func FuzzRender(f *testing.F) {
 			Tasks: cgroup.Tasks{Total: int(quota % 1000), Running: int(period % 100), LastPID: int(user % (1 << 22))},
 			Start: d(start),
 		}
-		view := CPUViewQuota
+		view := podview.CPUViewQuota
 		if cpusetView {
-			view = CPUViewCpuset
+			view = podview.CPUViewCpuset
 		}
 		in := Input{Snap: snap, Host: loaded[hosts[int(hostIdx)%len(hosts)]], Now: d(now), CPUView: view, Load: Load{One: float64(user), Five: float64(system)}}
 		for _, f := range Files() {

@@ -3,6 +3,8 @@ package render
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/procview/procview/sidecar/cgroup"
 )
 
 // Helpers over the host's files. Host files come from the kernel but are still parsed
@@ -39,6 +41,12 @@ func meminfoKB(b []byte, key string) (uint64, bool) {
 	return 0, false
 }
 
+// HasSwap reports whether a meminfo-format file's SwapTotal is above 0 (or unreadable).
+func HasSwap(meminfo []byte) bool {
+	n, ok := meminfoKB(meminfo, "SwapTotal")
+	return !ok || n > 0
+}
+
 // appendMeminfoLine writes a line the way the kernel does: "Key:" padded to 16 columns,
 // the value right-aligned in 8, then " kB".
 func appendMeminfoLine(dst []byte, key []byte, kb uint64) []byte {
@@ -62,7 +70,7 @@ func ticks(ns int64, clockTick int) uint64 {
 		return 0
 	}
 	if clockTick <= 0 {
-		clockTick = 100
+		clockTick = cgroup.UserHZ
 	}
 	return uint64(ns / (1e9 / int64(clockTick)))
 }

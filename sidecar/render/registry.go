@@ -1,17 +1,41 @@
 package render
 
-import "github.com/procview/procview/sidecar/cgroup"
+import (
+	"fmt"
 
-// files is the one list of virtual files, in config.ViewFiles order.
-var files = []File{
-	{Path: "proc/meminfo", Need: cgroup.NeedMemory | cgroup.NeedSwap, Host: HostMemInfo, Render: renderMeminfo},
-	{Path: "proc/cpuinfo", Need: cgroup.NeedCPULimit, Host: HostCPUInfo | HostOnline, Render: renderCpuinfo},
-	{Path: "proc/stat", Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart | cgroup.NeedTasks, Host: HostStat | HostOnline, Render: renderStat},
-	{Path: "proc/uptime", Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, Host: HostOnline, Render: renderUptime},
-	{Path: "proc/loadavg", Need: cgroup.NeedTasks, Load: true, Render: renderLoadavg},
-	{Path: "proc/diskstats", Need: cgroup.NeedIO, Host: HostDiskStats, Render: renderDiskstats},
-	{Path: "proc/swaps", Need: cgroup.NeedSwap, Host: HostSwaps, Render: renderSwaps},
-	{Path: "sys/devices/system/cpu/online", Need: cgroup.NeedCPULimit, Host: HostOnline, Render: renderOnline},
+	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/sidecar/cgroup"
+)
+
+// renderers says how each view file renders, keyed by its path; podview.Files is the list.
+var renderers = map[string]File{
+	podview.Meminfo:   {Need: cgroup.NeedMemory | cgroup.NeedSwap, Host: HostMemInfo, Render: renderMeminfo},
+	podview.Cpuinfo:   {Need: cgroup.NeedCPULimit, Host: HostCPUInfo | HostOnline, Render: renderCpuinfo},
+	podview.Stat:      {Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart | cgroup.NeedTasks, Host: HostStat | HostOnline, Render: renderStat},
+	podview.Uptime:    {Need: cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, Host: HostOnline, Render: renderUptime},
+	podview.Loadavg:   {Need: cgroup.NeedTasks, Load: true, Render: renderLoadavg},
+	podview.Diskstats: {Need: cgroup.NeedIO, Host: HostDiskStats, Render: renderDiskstats},
+	podview.Swaps:     {Need: cgroup.NeedSwap, Host: HostSwaps, Render: renderSwaps},
+	podview.Online:    {Need: cgroup.NeedCPULimit, Host: HostOnline, Render: renderOnline},
+}
+
+// files is every view file with its renderer, in podview.Files order.
+var files = registry()
+
+func registry() []File {
+	var fs []File
+	for _, vf := range podview.Files() {
+		f, ok := renderers[vf.Path]
+		if !ok {
+			panic(fmt.Sprintf("render: view file %s has no renderer", vf.Path))
+		}
+		f.Path = vf.Path
+		fs = append(fs, f)
+	}
+	if len(fs) != len(renderers) {
+		panic(fmt.Sprintf("render: %d renderers for %d view files", len(renderers), len(fs)))
+	}
+	return fs
 }
 
 // Files returns every virtual file. The slice is shared: do not modify it.

@@ -5,17 +5,8 @@ package render
 import (
 	"time"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
-)
-
-// CPUView chooses how many CPUs a container sees.
-type CPUView string
-
-const (
-	// CPUViewQuota: ceil(quota/period), capped by the cpuset (the default).
-	CPUViewQuota CPUView = "quota"
-	// CPUViewCpuset: the cpuset alone, as lxcfs without --enable-cfs.
-	CPUViewCpuset CPUView = "cpuset"
 )
 
 // Host holds the host's own files and facts the renderers start from.
@@ -26,10 +17,8 @@ type Host struct {
 	Stat      []byte // /proc/stat
 	DiskStats []byte // /proc/diskstats
 	Swaps     []byte // /proc/swaps
-	LoadAvg   []byte // /proc/loadavg
-	Uptime    []byte // /proc/uptime
 	Online    []int  // host CPUs online (/sys/devices/system/cpu/online)
-	ClockTick int    // USER_HZ, 100 on Linux
+	ClockTick int    // USER_HZ (cgroup.UserHZ)
 }
 
 // Load is a container's load average, kept over time by a LoadTracker (loadavg is the only
@@ -43,7 +32,7 @@ type Input struct {
 	Snap    *cgroup.Snapshot
 	Host    *Host
 	Now     time.Duration // time since boot (CLOCK_BOOTTIME) at render
-	CPUView CPUView
+	CPUView podview.CPUView
 	Load    Load // filled in for loadavg only
 }
 
@@ -66,8 +55,6 @@ const (
 	HostStat
 	HostDiskStats
 	HostSwaps
-	HostLoadAvg
-	HostUptime
 	HostOnline
 )
 
@@ -87,12 +74,6 @@ func (h *Host) Merge(src *Host, need HostNeed) {
 	}
 	if need&HostSwaps != 0 {
 		h.Swaps = src.Swaps
-	}
-	if need&HostLoadAvg != 0 {
-		h.LoadAvg = src.LoadAvg
-	}
-	if need&HostUptime != 0 {
-		h.Uptime = src.Uptime
 	}
 	if need&HostOnline != 0 {
 		h.Online = src.Online

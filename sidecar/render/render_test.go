@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/procview/procview/internal/golden"
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
-	"github.com/procview/procview/sidecar/config"
 )
 
 const mib = 1 << 20
@@ -38,7 +38,7 @@ type renderCase struct {
 	name    string
 	host    string
 	online  []int
-	view    CPUView
+	view    podview.CPUView
 	snap    cgroup.Snapshot
 	now     time.Duration
 	load    Load
@@ -46,7 +46,7 @@ type renderCase struct {
 }
 
 var cases = []renderCase{{
-	name: "v1-busy-256m-half-cpu", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 1,
+	name: "v1-busy-256m-half-cpu", host: "host2", online: []int{0, 1}, view: podview.CPUViewQuota, visible: 1,
 	now: 10000 * time.Second, load: Load{One: 1.5, Five: 0.75, Fifteen: 0.25},
 	snap: cgroup.Snapshot{
 		Version: 1, Path: "/kubepods/pod1/ctr",
@@ -61,7 +61,7 @@ var cases = []renderCase{{
 		Start: 9000 * time.Second,
 	},
 }, {
-	name: "v2-unlimited-no-swap-accounting", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 2,
+	name: "v2-unlimited-no-swap-accounting", host: "host2", online: []int{0, 1}, view: podview.CPUViewQuota, visible: 2,
 	now: 500 * time.Second,
 	snap: cgroup.Snapshot{
 		Version: 2, Path: "/kubepods/pod2/ctr",
@@ -72,7 +72,7 @@ var cases = []renderCase{{
 		Start: 400 * time.Second,
 	},
 }, {
-	name: "v2-cpuset-narrower-than-quota-with-swap", host: "host4swap", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 1,
+	name: "v2-cpuset-narrower-than-quota-with-swap", host: "host4swap", online: []int{0, 1, 2, 3}, view: podview.CPUViewQuota, visible: 1,
 	now: 1000 * time.Second,
 	snap: cgroup.Snapshot{
 		Version: 2, Path: "/kubepods/pod3/ctr",
@@ -84,7 +84,7 @@ var cases = []renderCase{{
 		Start: 100 * time.Second,
 	},
 }, {
-	name: "v2-cpuset-view-ignores-quota", host: "host4swap", online: []int{0, 1, 2, 3}, view: CPUViewCpuset, visible: 3,
+	name: "v2-cpuset-view-ignores-quota", host: "host4swap", online: []int{0, 1, 2, 3}, view: podview.CPUViewCpuset, visible: 3,
 	now: 1000 * time.Second,
 	snap: cgroup.Snapshot{
 		Version: 2, Path: "/kubepods/pod4/ctr",
@@ -93,7 +93,7 @@ var cases = []renderCase{{
 		Start:  999 * time.Second,
 	},
 }, {
-	name: "idle-just-started-unknown-start", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 1,
+	name: "idle-just-started-unknown-start", host: "host2", online: []int{0, 1}, view: podview.CPUViewQuota, visible: 1,
 	now: 50 * time.Second,
 	snap: cgroup.Snapshot{
 		Version: 2, Path: "/kubepods/pod5/ctr",
@@ -101,7 +101,7 @@ var cases = []renderCase{{
 		CPU:    cgroup.CPU{QuotaUS: 1000, PeriodUS: 100000, Cpuset: []int{1}},
 	},
 }, {
-	name: "v1-nested-limit-missing-percpu", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 2,
+	name: "v1-nested-limit-missing-percpu", host: "host2", online: []int{0, 1}, view: podview.CPUViewQuota, visible: 2,
 	now: 2000 * time.Second,
 	snap: cgroup.Snapshot{
 		// The reader folded a parent's 128 MiB under the container's own 1 GiB; v1 with no cpuacct.usage_all.
@@ -113,7 +113,7 @@ var cases = []renderCase{{
 		Start: 1000 * time.Second,
 	},
 }, {
-	name: "v1-percpu-on-hidden-cpu", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 1,
+	name: "v1-percpu-on-hidden-cpu", host: "host2", online: []int{0, 1}, view: podview.CPUViewQuota, visible: 1,
 	now: 300 * time.Second,
 	snap: cgroup.Snapshot{
 		Version: 1, Path: "/ctr",
@@ -123,23 +123,23 @@ var cases = []renderCase{{
 		Start: 100 * time.Second,
 	},
 }, {
-	name: "arm64-cpuset-1-3", host: "arm64", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 2,
+	name: "arm64-cpuset-1-3", host: "arm64", online: []int{0, 1, 2, 3}, view: podview.CPUViewQuota, visible: 2,
 	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: -1, PeriodUS: 100000, Cpuset: []int{1, 3}}},
 }, {
-	name: "arm32-quota-3", host: "arm32", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 3,
+	name: "arm32-quota-3", host: "arm32", online: []int{0, 1, 2, 3}, view: podview.CPUViewQuota, visible: 3,
 	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: 250000, PeriodUS: 100000}},
 }, {
-	name: "s390x-cpuset-1-3-quota-2", host: "s390x", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 2,
+	name: "s390x-cpuset-1-3-quota-2", host: "s390x", online: []int{0, 1, 2, 3}, view: podview.CPUViewQuota, visible: 2,
 	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: 200000, PeriodUS: 100000, Cpuset: []int{1, 2, 3}}},
 }, {
-	name: "unknown-cpuinfo-quota-2", host: "unknown", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 2,
+	name: "unknown-cpuinfo-quota-2", host: "unknown", online: []int{0, 1, 2, 3}, view: podview.CPUViewQuota, visible: 2,
 	now:  100 * time.Second,
 	snap: cgroup.Snapshot{Version: 2, Memory: cgroup.Memory{Limit: cgroup.Unlimited}, CPU: cgroup.CPU{QuotaUS: 200000, PeriodUS: 100000}},
 }, {
-	name: "v2-swap-over-two-devices", host: "swap2", online: []int{0, 1, 2, 3}, view: CPUViewQuota, visible: 4,
+	name: "v2-swap-over-two-devices", host: "swap2", online: []int{0, 1, 2, 3}, view: podview.CPUViewQuota, visible: 4,
 	now: 100 * time.Second,
 	snap: cgroup.Snapshot{
 		Version: 2, Path: "/ctr",
@@ -172,7 +172,7 @@ func TestGolden(t *testing.T) {
 	golden.NoStale(t, filepath.Join("testdata", "golden"), used)
 }
 
-func TestRegistryMatchesConfig(t *testing.T) {
+func TestRegistryFollowsPodview(t *testing.T) {
 	var paths []string
 	for _, f := range Files() {
 		paths = append(paths, f.Path)
@@ -180,8 +180,12 @@ func TestRegistryMatchesConfig(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v, %v", f.Path, got.Path, ok)
 		}
 	}
-	if diff := cmp.Diff(config.ViewFiles, paths); diff != "" {
-		t.Errorf("render.Files() and config.ViewFiles differ (-config +render):\n%s", diff)
+	var want []string
+	for _, f := range podview.Files() {
+		want = append(want, f.Path)
+	}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("render.Files() and podview.Files() differ (-podview +render):\n%s", diff)
 	}
 	if _, ok := Lookup("proc/self"); ok {
 		t.Error("Lookup found a file that is not served")
@@ -217,19 +221,19 @@ func TestVisibleCPUs(t *testing.T) {
 	tests := []struct {
 		quota  int64
 		cpuset []int
-		view   CPUView
+		view   podview.CPUView
 		want   []int
 	}{
-		{50000, nil, CPUViewQuota, []int{0}},
-		{150000, nil, CPUViewQuota, []int{0, 1}},
-		{200000, nil, CPUViewQuota, []int{0, 1}},
-		{-1, nil, CPUViewQuota, []int{0, 1, 2, 3, 4, 5, 6, 7}},
-		{800000, []int{4, 6}, CPUViewQuota, []int{4, 6}},
-		{100000, []int{4, 6}, CPUViewQuota, []int{4}},
-		{100000, []int{4, 6}, CPUViewCpuset, []int{4, 6}},
-		{1, []int{3}, CPUViewQuota, []int{3}},
-		{-1, []int{6, 7, 8, 9}, CPUViewQuota, []int{6, 7}},                // 8 and 9 are not online
-		{-1, []int{12, 13}, CPUViewCpuset, []int{0, 1, 2, 3, 4, 5, 6, 7}}, // none online: the host's
+		{50000, nil, podview.CPUViewQuota, []int{0}},
+		{150000, nil, podview.CPUViewQuota, []int{0, 1}},
+		{200000, nil, podview.CPUViewQuota, []int{0, 1}},
+		{-1, nil, podview.CPUViewQuota, []int{0, 1, 2, 3, 4, 5, 6, 7}},
+		{800000, []int{4, 6}, podview.CPUViewQuota, []int{4, 6}},
+		{100000, []int{4, 6}, podview.CPUViewQuota, []int{4}},
+		{100000, []int{4, 6}, podview.CPUViewCpuset, []int{4, 6}},
+		{1, []int{3}, podview.CPUViewQuota, []int{3}},
+		{-1, []int{6, 7, 8, 9}, podview.CPUViewQuota, []int{6, 7}},                // 8 and 9 are not online
+		{-1, []int{12, 13}, podview.CPUViewCpuset, []int{0, 1, 2, 3, 4, 5, 6, 7}}, // none online: the host's
 	}
 	for _, tt := range tests {
 		snap := &cgroup.Snapshot{CPU: cgroup.CPU{QuotaUS: tt.quota, PeriodUS: 100000, Cpuset: tt.cpuset}}

@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // TestRealToolsReadTheView renders a 256 MiB / half-CPU container's files, bind-mounts them
 // over the real ones in a private mount namespace and asserts what procps, glibc and python
 // make of them: the formats are what the real consumers accept.
 func TestRealToolsReadTheView(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("bind mounts over /proc need root")
-	}
+	testenv.RequireRoot(t, "bind mounts over /proc")
 	c := cases[0] // 256 MiB, 200 MiB used of which 50 MiB reclaimable cache; quota 0.5 CPU; 1000 s old
 	in := Input{Snap: &c.snap, Host: loadHost(t, c.host, c.online), Now: c.now, CPUView: c.view, Load: c.load}
 	dir := t.TempDir()

@@ -33,6 +33,7 @@ import (
 	"github.com/procview/procview/injector/certs"
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/webhook"
+	"github.com/procview/procview/internal/podview"
 )
 
 // rendered is one kustomization's output, by kind and name.
@@ -684,7 +685,7 @@ func TestDeployPolicyOverlay(t *testing.T) {
 			t.Errorf("variable injected = %s, lacks %s", vars["injected"], want)
 		}
 	}
-	if want := "c.name == '" + inject.SidecarName + "'"; !strings.Contains(vars["containers"], want) {
+	if want := "c.name == '" + podview.SidecarName + "'"; !strings.Contains(vars["containers"], want) {
 		t.Errorf("variable containers = %s, lacks %s", vars["containers"], want)
 	}
 }

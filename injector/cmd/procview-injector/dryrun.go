@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -32,7 +33,11 @@ var templatePaths = map[string][]string{
 // returns the stream with those documents rewritten (others, and skipped ones, are kept as
 // they were), plus one message per warning or skip. An invalid annotation anywhere is an
 // error, and then nothing is returned: a half-injected stream is worse than none.
-func injectDocs(in io.Reader, cfg inject.Config, nsLabels map[string]string) ([]byte, []string, error) {
+func injectDocs(in io.Reader, c inject.Config, nsLabels map[string]string) ([]byte, []string, error) {
+	cfg, err := c.Parse()
+	if err != nil {
+		return nil, nil, err
+	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(in))
 	var out bytes.Buffer
 	var msgs []string
@@ -96,7 +101,7 @@ func describe(obj map[string]any) string {
 }
 
 // injectObject injects one object in place: a Pod, a workload's pod template, or each item of a List.
-func injectObject(obj map[string]any, cfg inject.Config, nsLabels map[string]string) (bool, []string, error) {
+func injectObject(obj map[string]any, cfg *inject.Settings, nsLabels map[string]string) (bool, []string, error) {
 	kind, _ := obj["kind"].(string)
 	if kind == "List" || strings.HasSuffix(kind, "List") {
 		items, _ := obj["items"].([]any)
@@ -136,48 +141,51 @@ func injectObject(obj map[string]any, cfg inject.Config, nsLabels map[string]str
 	if err != nil {
 		return false, nil, err
 	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(raw, &pod); err != nil {
-		return false, nil, fmt.Errorf("%s: %w", describe(obj), err)
-	}
-	res, err := inject.Inject(&pod, inject.NamespaceInfo{Name: ns, Labels: nsLabels}, cfg)
-	var msgs []string
-	who := describe(obj)
-	for _, w := range res.Warnings {
-		msgs = append(msgs, fmt.Sprintf("%s: warning: %s", who, w))
-	}
-	if err != nil {
-		return false, msgs, err
-	}
-	if res.Skip != inject.NotSkipped {
-		msgs = append(msgs, fmt.Sprintf("%s: not injected (%s)", who, res.Skip))
-		return false, msgs, nil
-	}
-	msgs = append(msgs, fmt.Sprintf("%s: injected", who))
-	var typed any = corev1.PodTemplateSpec{ObjectMeta: res.Pod.ObjectMeta, Spec: res.Pod.Spec}
-	if path == nil {
-		res.Pod.TypeMeta = pod.TypeMeta
-		typed = res.Pod
-	}
-	b, err := json.Marshal(typed)
-	if err != nil {
+	patched, msgs, err := injectRaw(raw, describe(obj), inject.NamespaceInfo{Name: ns, Labels: nsLabels}, cfg)
+	if err != nil || patched == nil {
 		return false, msgs, err
 	}
 	var injected map[string]any
-	if err := json.Unmarshal(b, &injected); err != nil {
+	if err := json.Unmarshal(patched, &injected); err != nil {
 		return false, msgs, err
-	}
-	if m, ok := injected["metadata"].(map[string]any); ok && m["creationTimestamp"] == nil {
-		delete(m, "creationTimestamp") // a zero metav1.Time marshals as null: noise in a manifest
-	}
-	if path == nil {
-		if _, had := obj["status"]; !had {
-			delete(injected, "status")
-		}
 	}
 	clear(sub)
 	for k, v := range injected {
 		sub[k] = v
 	}
 	return true, msgs, nil
+}
+
+// injectRaw injects the pod (or pod template) raw and returns raw with inject.Patch applied,
+// the patch the webhook answers with: the same bytes, and fields this build does not know are
+// kept. patched is nil when the pod is left alone.
+func injectRaw(raw []byte, who string, ns inject.NamespaceInfo, cfg *inject.Settings) (patched []byte, msgs []string, err error) {
+	var pod corev1.Pod
+	if err := json.Unmarshal(raw, &pod); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", who, err)
+	}
+	res, err := inject.Inject(&pod, ns, cfg)
+	for _, w := range res.Warnings {
+		msgs = append(msgs, fmt.Sprintf("%s: warning: %s", who, w))
+	}
+	if err != nil {
+		return nil, msgs, err
+	}
+	if res.Skip != inject.NotSkipped {
+		return nil, append(msgs, fmt.Sprintf("%s: not injected (%s)", who, res.Skip)), nil
+	}
+	msgs = append(msgs, fmt.Sprintf("%s: injected", who))
+	patch, err := inject.Patch(&pod, res.Pod)
+	if err != nil || patch == nil {
+		return nil, msgs, err
+	}
+	p, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
+		return nil, msgs, fmt.Errorf("%s: decode the patch: %w", who, err)
+	}
+	out, err := p.Apply(raw)
+	if err != nil {
+		return nil, msgs, fmt.Errorf("%s: apply the patch: %w", who, err)
+	}
+	return out, msgs, nil
 }

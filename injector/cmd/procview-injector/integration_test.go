@@ -26,6 +26,7 @@ import (
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
 	"github.com/procview/procview/injector/webhook"
+	"github.com/procview/procview/internal/podview"
 )
 
 // warnings collects the admission warnings the API server passes on to the client.
@@ -241,7 +242,7 @@ func (e *env) pod(name, ns string) *corev1.Pod {
 }
 
 func hasSidecar(p *corev1.Pod) bool {
-	return len(p.Spec.InitContainers) > 0 && p.Spec.InitContainers[0].Name == inject.SidecarName
+	return len(p.Spec.InitContainers) > 0 && p.Spec.InitContainers[0].Name == podview.SidecarName
 }
 
 func (e *env) create(t *testing.T, p *corev1.Pod) *corev1.Pod {
@@ -297,11 +298,11 @@ func (e *env) testInjected(t *testing.T) {
 	for _, c := range got.Spec.Containers {
 		targets := map[string]bool{}
 		for _, m := range c.VolumeMounts {
-			if m.Name == inject.VolumeName {
+			if m.Name == podview.VolumeName {
 				targets[m.MountPath] = true
 			}
 		}
-		for _, want := range []string{"/proc/meminfo", "/proc/cpuinfo", "/sys/devices/system/cpu/online", inject.VolumePath} {
+		for _, want := range []string{"/proc/meminfo", "/proc/cpuinfo", "/sys/devices/system/cpu/online", podview.VolumePath} {
 			if !targets[want] {
 				t.Errorf("container %s: no view mount at %s (has %v)", c.Name, want, targets)
 			}
@@ -403,7 +404,7 @@ func (e *env) testPSA(t *testing.T) {
 		t.Errorf("client warnings %q do not explain the skip", w)
 	}
 	// The skip is what keeps the pod admissible: the injected pod is refused by Pod Security.
-	res, err := inject.Inject(p, inject.NamespaceInfo{Name: "secure"}, e.cfg)
+	res, err := inject.Inject(p, inject.NamespaceInfo{Name: "secure"}, parsed(t, e.cfg))
 	if err != nil || res.Skip != inject.NotSkipped {
 		t.Fatalf("inject ignoring the namespace: %v %s", err, res.Skip)
 	}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/procview/procview/injector/inject"
+	"github.com/procview/procview/internal/podview"
 )
 
 const podSpec = `
@@ -75,7 +76,7 @@ func TestInjectDocsKinds(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := templateOf(t, kind, out)
-			if len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Name != inject.SidecarName {
+			if len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Name != podview.SidecarName {
 				t.Fatalf("%s not injected:\n%s", kind, out)
 			}
 			if _, ok := p.Annotations[inject.AnnotationStatus]; !ok {
@@ -86,7 +87,7 @@ func TestInjectDocsKinds(t *testing.T) {
 			}
 			// The same object through the pure mutation gives the same pod.
 			want := templateOf(t, kind, []byte(in))
-			res, err := inject.Inject(&want, inject.NamespaceInfo{}, cfg)
+			res, err := inject.Inject(&want, inject.NamespaceInfo{}, parsed(t, cfg))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
+	"github.com/procview/procview/internal/podview"
 )
 
 // TestBaselinePolicyAgainstAPIServer applies deploy/overlays/policy's ValidatingAdmissionPolicy
@@ -70,12 +71,12 @@ func TestBaselinePolicyAgainstAPIServer(t *testing.T) {
 	injected := func(p *corev1.Pod) *corev1.Pod {
 		t.Helper()
 		res, err := inject.Inject(p, inject.NamespaceInfo{Name: nsPolicy,
-			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}, cfg)
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}, parsed(t, cfg))
 		if err != nil || res.Skip != inject.NotSkipped {
 			t.Fatalf("inject %s: %v, skipped %q", p.Name, err, res.Skip)
 		}
 		sc := res.Pod.Spec.InitContainers[0]
-		if sc.Name != inject.SidecarName || sc.SecurityContext == nil || sc.SecurityContext.Privileged == nil || !*sc.SecurityContext.Privileged {
+		if sc.Name != podview.SidecarName || sc.SecurityContext == nil || sc.SecurityContext.Privileged == nil || !*sc.SecurityContext.Privileged {
 			t.Fatalf("inject %s: first init container %s is not the privileged sidecar", p.Name, sc.Name)
 		}
 		return res.Pod
@@ -144,7 +145,7 @@ func TestBaselinePolicyAgainstAPIServer(t *testing.T) {
 		{name: "app container named procview with the sidecar image and the annotation refused", ns: nsPolicy,
 			pod: app("fake-app", func(p *corev1.Pod) {
 				p.Annotations[inject.AnnotationStatus] = "{}"
-				p.Spec.Containers[0] = corev1.Container{Name: inject.SidecarName, Image: cfg.SidecarImage}
+				p.Spec.Containers[0] = corev1.Container{Name: podview.SidecarName, Image: cfg.SidecarImage}
 				privileged(&p.Spec.Containers[0])
 			}),
 			want: []string{policyDenied, "privileged containers are forbidden (Pod Security baseline): procview"}},

@@ -25,6 +25,7 @@ import (
 
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
+	"github.com/procview/procview/internal/podview"
 )
 
 // meshWebhook is a stand-in for a service mesh's injector: it puts an init container mesh-init in
@@ -134,7 +135,7 @@ func TestReinvocationAgainstAPIServer(t *testing.T) {
 				return err
 			}
 			// Both ran; the order is the subtests' business.
-			if names := containerNames(p.Spec.InitContainers); !slices.Contains(names, inject.SidecarName) || !slices.Contains(names, "mesh-init") {
+			if names := containerNames(p.Spec.InitContainers); !slices.Contains(names, podview.SidecarName) || !slices.Contains(names, "mesh-init") {
 				return fmt.Errorf("init containers %v, want procview and mesh-init", names)
 			}
 			return nil
@@ -146,7 +147,7 @@ func TestReinvocationAgainstAPIServer(t *testing.T) {
 	e.warn.take()
 
 	viewPaths := []string{"/proc/meminfo", "/proc/cpuinfo", "/proc/stat", "/proc/uptime", "/proc/loadavg",
-		"/proc/diskstats", "/proc/swaps", "/sys/devices/system/cpu/online", inject.VolumePath}
+		"/proc/diskstats", "/proc/swaps", "/sys/devices/system/cpu/online", podview.VolumePath}
 	for _, tc := range []struct {
 		ns      string
 		warning string // in the client's warnings; "" : none about moving the sidecar
@@ -160,7 +161,7 @@ func TestReinvocationAgainstAPIServer(t *testing.T) {
 			if calls := meshCalls.Load() - before; calls < 1 || calls > 2 {
 				t.Errorf("mesh webhook called %d times, want 1 or 2 (once more on reinvocation)", calls)
 			}
-			if diff := cmp.Diff([]string{inject.SidecarName, "mesh-init"}, containerNames(got.Spec.InitContainers)); diff != "" {
+			if diff := cmp.Diff([]string{podview.SidecarName, "mesh-init"}, containerNames(got.Spec.InitContainers)); diff != "" {
 				t.Errorf("init containers (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff([]string{"web", "mesh-proxy"}, containerNames(got.Spec.Containers)); diff != "" {
@@ -204,7 +205,7 @@ func containerNames(cs []corev1.Container) []string {
 func viewMounts(c corev1.Container) []string {
 	var out []string
 	for _, m := range c.VolumeMounts {
-		if m.Name == inject.VolumeName {
+		if m.Name == podview.VolumeName {
 			out = append(out, m.MountPath)
 		}
 	}

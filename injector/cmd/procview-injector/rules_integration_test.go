@@ -125,7 +125,7 @@ func (e *env) checkNaive(t *testing.T, c testpods.Case, ns, want string) {
 	pod.Spec.Affinity = nil              // before, node affinity to Windows went unnoticed
 	cfg := e.cfg
 	cfg.PSADefaultLevel = "privileged" // before, the cluster's default was not known
-	naive, err := inject.Inject(pod, inject.NamespaceInfo{Name: ns}, cfg)
+	naive, err := inject.Inject(pod, inject.NamespaceInfo{Name: ns}, parsed(t, cfg))
 	if err != nil || naive.Skip != inject.NotSkipped {
 		t.Fatalf("naive injection: %v %s", err, naive.Skip)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/procview/procview/injector/certs"
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
+	"github.com/procview/procview/internal/podview"
 )
 
 // TestSelfCertAgainstAPIServer runs `serve` in self mode as deploy/ configures it, against a real
@@ -187,7 +188,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 			if err := c.Create(ctx, pod); err != nil {
 				t.Fatal(err)
 			}
-			got := len(pod.Spec.InitContainers) > 0 && pod.Spec.InitContainers[0].Name == inject.SidecarName
+			got := len(pod.Spec.InitContainers) > 0 && pod.Spec.InitContainers[0].Name == podview.SidecarName
 			if got != tc.injected {
 				t.Errorf("namespace %s=%s, annotations %v: injected %v, want %v", inject.LabelInject, tc.label, tc.annotation, got, tc.injected)
 			}

@@ -26,6 +26,10 @@ import (
 // serve runs the webhook until ctx ends: TLS from s.CertDir (reloaded on change), the
 // webhook at webhook.Path, /healthz and /readyz on s.HealthAddr, /metrics on s.MetricsAddr.
 func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logger) error {
+	injection, err := s.Config.Parse()
+	if err != nil {
+		return err
+	}
 	host, portStr, err := net.SplitHostPort(s.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen address %q: %w", s.ListenAddr, err)
@@ -77,7 +81,7 @@ func serve(ctx context.Context, restCfg *rest.Config, s settings, log logr.Logge
 	}
 	namespaces := webhook.NamespaceReader{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
 	rules := webhook.RulesReader{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
-	inj := &webhook.Injector{Config: s.Config, Namespaces: namespaces, Rules: rules, Metrics: metrics}
+	inj := &webhook.Injector{Settings: injection, Namespaces: namespaces, Rules: rules, Metrics: metrics}
 	srv.Register(webhook.Path, inj.Webhook(scheme))
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

@@ -1,6 +1,12 @@
 // Package kubetest runs a real kube-apiserver and etcd for a test (envtest-style, for plain
 // `testing`): files in t.TempDir(), loopback ports, certificates made here, every process
 // stopped by PID when the test ends.
+//
+// Not controller-runtime's envtest (which could start the same binaries through
+// TEST_ASSET_ETCD and TEST_ASSET_KUBE_APISERVER): what these tests need beyond a bare control
+// plane (deploy/'s ServiceAccount identity from a token file, an AdmissionConfiguration, serving
+// certificates from the apiserver's CA) would be the same flags through APIServer.Configure(),
+// and envtest brings its CRD installer (apiextensions) and its own process handling along.
 package kubetest
 
 import (

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // A reader that holds 50,000 open view files (an fd leak, a poller per thread) leaves the
@@ -17,7 +19,7 @@ import (
 // buffer, and buffers of handles stopped mid-file are bounded (maxKeptBytes). Each handle kept
 // its ~8 KiB buffer before: the server grew by about 4 KiB an fd and was OOM-killed near 6,500.
 func TestManyOpenHandlesStayCheap(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	w := workerOf(t, s.cmd.Process.Pid)
 	before := rssKiB(t, w)

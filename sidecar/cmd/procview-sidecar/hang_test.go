@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 )
 
@@ -28,11 +29,12 @@ import (
 func startUnprobed(t *testing.T) *server {
 	t.Helper()
 	s := launch(t, "", nil)
-	for deadline := time.Now().Add(startWithin); !mounted(s.dir); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no FUSE mount at %s after %v", s.dir, startWithin)
+	testenv.Eventually(t, startWithin, 20*time.Millisecond, func() error {
+		if !mounted(s.dir) {
+			return fmt.Errorf("no FUSE mount at %s", s.dir)
 		}
-	}
+		return nil
+	})
 	return s
 }
 
@@ -96,7 +98,7 @@ func stopWithin(t *testing.T, s *server, limit time.Duration) {
 // A server nobody probed kept answering for about 10 s, until its own watchdog's first read
 // registered a view file with epoll and the kernel's FUSE_POLL waited on the server's only P.
 func TestUnprobedServerKeepsAnswering(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	t.Parallel()
 	s := startUnprobed(t)
 	readEverySecond(t, s, 60*time.Second, "unprobed server")
@@ -113,7 +115,7 @@ func TestUnprobedServerKeepsAnswering(t *testing.T) {
 // Every worker the supervisor starts after a kill is as sound as the first: the bug hit each
 // successor about 10 s after it started.
 func TestSuccessorsOfKilledWorkersKeepAnswering(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	t.Parallel()
 	s := startUnprobed(t)
 	for i := 1; i <= 5; i++ {
@@ -121,14 +123,12 @@ func TestSuccessorsOfKilledWorkersKeepAnswering(t *testing.T) {
 		if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(startWithin); ; time.Sleep(20 * time.Millisecond) {
-			if replaced(s, w) {
-				break
+		testenv.Eventually(t, startWithin, 20*time.Millisecond, func() error {
+			if !replaced(s, w) {
+				return fmt.Errorf("kill %d: no new worker serving", i)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: no new worker serving within %v", i, startWithin)
-			}
-		}
+			return nil
+		})
 		readEverySecond(t, s, 30*time.Second, fmt.Sprintf("successor %d", i))
 	}
 	stopWithin(t, s, 2*time.Second)
@@ -144,7 +144,7 @@ func replaced(s *server, old int) bool {
 // while it serves, right after its worker was killed, and with its worker stopped (a wedged
 // loop) while a reader waits on it.
 func TestSIGTERMAtAnyMoment(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	tests := []struct {
 		name   string
 		before func(t *testing.T, s *server)
@@ -189,7 +189,7 @@ func TestSIGTERMAtAnyMoment(t *testing.T) {
 // supervisor's watchdog, which aborts the connection, kills the worker and starts a new one;
 // reads come back without anyone restarting the sidecar.
 func TestWatchdogReplacesAWedgedWorker(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startUnprobed(t)
 	w := workerOf(t, s.cmd.Process.Pid)
 	waitReported(t, s) // the watchdog starts then (a worker that never serves is killed after startTimeout)

@@ -20,6 +20,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/config"
 )
 
@@ -42,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer, log logr.Logger) int {
 		return 0
 	}
 	var cfg config.Serve
-	if err := envconfig.Process(config.Prefix, &cfg); err != nil {
+	if err := envconfig.Process(podview.EnvPrefix, &cfg); err != nil {
 		fmt.Fprintf(stderr, "procview-sidecar: %v\n", err)
 		return 2
 	}
@@ -115,10 +116,12 @@ func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) 
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `procview-sidecar serves /proc/{meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps} and
-/sys/devices/system/cpu/online over FUSE, each computed from the cgroup of the process reading it.
-
-Usage:
+	var targets []string
+	for _, f := range podview.Files() {
+		targets = append(targets, f.Target())
+	}
+	fmt.Fprintf(w, "procview-sidecar serves %s\nover FUSE, each computed from the cgroup of the process reading it.\n\n", strings.Join(targets, " "))
+	fmt.Fprint(w, `Usage:
   procview-sidecar serve --mountpoint DIR [flags]   mount the view on DIR; unmount on SIGTERM/SIGINT
   procview-sidecar worker [flags]                   the FUSE server itself (serve runs it as a child)
   procview-sidecar probe --mountpoint DIR [--wait D] exit 0 only when the view at DIR answers

@@ -24,6 +24,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/config"
 	"github.com/procview/procview/sidecar/fusefs"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
@@ -48,13 +50,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root and /dev/fuse")
-	}
 }
 
 // server is a running procview-sidecar.
@@ -88,13 +83,12 @@ func startServer(t *testing.T, dir string, prefix []string, args ...string) *ser
 	t.Helper()
 	s := launch(t, dir, prefix, args...)
 	// Generous: in the cgroup v2 VM under software emulation on a busy host a start took >10 s.
-	deadline := time.Now().Add(startWithin)
-	for exec.Command(binary, "probe", "--mountpoint", s.dir).Run() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("view never answered within %v", startWithin)
+	testenv.Eventually(t, startWithin, 50*time.Millisecond, func() error {
+		if out, err := exec.Command(binary, "probe", "--mountpoint", s.dir).CombinedOutput(); err != nil {
+			return fmt.Errorf("the view does not answer: %v: %s", err, out)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if len(prefix) == 0 && !slices.Contains(args, "--supervise=false") {
 		waitReported(t, s)
 	}
@@ -109,14 +103,12 @@ const startWithin = 30 * time.Second
 func waitReported(t *testing.T, s *server) {
 	t.Helper()
 	w := workerOf(t, s.cmd.Process.Pid)
-	for deadline := time.Now().Add(startWithin); ; time.Sleep(20 * time.Millisecond) {
-		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", w)); err != nil || !strings.HasPrefix(l, "pipe:") {
-			return
+	testenv.Eventually(t, startWithin, 20*time.Millisecond, func() error {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", w)); err == nil && strings.HasPrefix(l, "pipe:") {
+			return fmt.Errorf("worker %d has not reported that it serves", w)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("worker %d did not report that it serves within %v", w, startWithin)
-		}
-	}
+		return nil
+	})
 }
 
 // launch starts `procview-sidecar serve` on dir (a fresh one if ""), wrapped by prefix. Cleanup
@@ -153,8 +145,8 @@ func launch(t *testing.T, dir string, prefix []string, args ...string) *server {
 func inContainer(t *testing.T, cg *testcgroup.Cgroup, view, script string) string {
 	t.Helper()
 	var binds strings.Builder
-	for _, f := range config.ViewFiles {
-		fmt.Fprintf(&binds, "mount --bind %s %s && ", filepath.Join(view, f), config.TargetPath(f))
+	for _, f := range podview.Files() {
+		fmt.Fprintf(&binds, "mount --bind %s %s && ", filepath.Join(view, f.Path), f.Target())
 	}
 	cmd := cg.Command("unshare", "-m", "-p", "-f", "--mount-proc", "--propagation", "private",
 		"sh", "-c", binds.String()+script)
@@ -179,7 +171,7 @@ func freeMem(t *testing.T, out string) (total, used int) {
 }
 
 func TestRealToolsSeeTheContainer(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	half := testcgroup.New(t, "half", testcgroup.Limits{MemoryBytes: 256 << 20, CPUQuotaUS: 50000})
 	pinned := testcgroup.New(t, "pinned", testcgroup.Limits{MemoryBytes: 512 << 20, Cpuset: "0"})
@@ -243,7 +235,7 @@ func field(t *testing.T, out, key string) float64 {
 // The kernel gives the server PID 0 for a reader outside the server's PID namespace. Here the
 // server runs in a child PID namespace and this test process reads: it gets the host's file.
 func TestPIDZeroReaderGetsHostFile(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	dir := t.TempDir()
 	procDir := t.TempDir()
 	t.Cleanup(func() { syscall.Unmount(procDir, syscall.MNT_DETACH) })
@@ -281,7 +273,7 @@ func line(b []byte) string { l, _, _ := bytes.Cut(b, []byte("\n")); return strin
 
 // SIGTERM unmounts and exits 0; a SIGKILLed server leaves a dead mount that the next one replaces.
 func TestRestartAndShutdown(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	dir := t.TempDir()
 	s1 := startServer(t, dir, nil)
 	s1.cmd.Process.Kill()
@@ -307,7 +299,7 @@ func TestRestartAndShutdown(t *testing.T) {
 }
 
 func TestClearErrors(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	nonEmpty := t.TempDir()
 	os.WriteFile(filepath.Join(nonEmpty, "x"), nil, 0o644)
 	tests := []struct {
@@ -348,7 +340,7 @@ var update = flag.Bool("update", false, "rewrite settings.txt")
 func TestSettingsTableIsCurrent(t *testing.T) {
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0) // align envconfig's tab-separated table
-	if err := envconfig.Usagef(config.Prefix, &config.Serve{}, tw, envconfig.DefaultTableFormat); err != nil {
+	if err := envconfig.Usagef(podview.EnvPrefix, &config.Serve{}, tw, envconfig.DefaultTableFormat); err != nil {
 		t.Fatal(err)
 	}
 	tw.Flush()
@@ -368,7 +360,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, env := range []string{config.EnvMountPoint, config.EnvCgroupRoot, config.EnvProcRoot, config.EnvScope, config.EnvCPUView, config.EnvFiles, config.EnvReattach} {
+	for _, env := range []string{podview.EnvMountPoint, podview.EnvCgroupRoot, podview.EnvProcRoot, podview.EnvScope, podview.EnvCPUView, podview.EnvFiles, podview.EnvReattach} {
 		if !strings.Contains(string(out), env) {
 			t.Errorf("--help does not mention %s", env)
 		}
@@ -379,7 +371,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 // none of them. With the default cgroup root "auto" the server mounts the cgroup filesystems
 // privately and still serves the reader's own limit.
 func TestAutoCgroupRootMountsPrivately(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	if _, err := os.Stat("/run/procview"); errors.Is(err, os.ErrNotExist) {
 		t.Cleanup(func() { os.RemoveAll("/run/procview") }) // the empty directories it leaves
 	}
@@ -410,7 +402,7 @@ wait $S`
 // When the FUSE loop ends without a signal (here: unmounted from outside), an unsupervised
 // server exits non-zero so the kubelet restarts it.
 func TestLoopEndExitsNonZero(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil, "--supervise=false")
 	if err := syscall.Unmount(s.dir, syscall.MNT_DETACH); err != nil {
 		t.Fatal(err)
@@ -435,7 +427,7 @@ func TestLoopEndExitsNonZero(t *testing.T) {
 
 // In a pod the mount point is a subdirectory of a fresh emptyDir that nobody has created.
 func TestCreatesMountPointInExistingParent(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	dir := filepath.Join(t.TempDir(), "view")
 	s := startServer(t, dir, nil)
 	if _, err := os.ReadFile(filepath.Join(s.dir, "proc/meminfo")); err != nil {
@@ -446,7 +438,7 @@ func TestCreatesMountPointInExistingParent(t *testing.T) {
 // probe --wait (the sidecar's postStart hook) returns as soon as a server starting later
 // answers, and fails when none does in time.
 func TestProbeWaitsForTheView(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	dir := filepath.Join(t.TempDir(), "view")
 	waiting := exec.Command(binary, "probe", "--mountpoint", dir, "--wait", "20s")
 	out := &syncBuffer{}

@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/config"
+	"github.com/procview/procview/sidecar/fusefs"
 )
 
 // probeWait probes every probeEvery until the view answers or wait has passed. As the sidecar's
@@ -32,20 +32,16 @@ func probeFile(cfg config.Serve) string {
 	if len(cfg.Files) > 0 {
 		return cfg.Files[0]
 	}
-	return config.ViewFiles[0]
+	return podview.Files()[0].Path
 }
 
 // probe checks that the view at cfg.MountPoint is mounted and answers a read with content.
 func probe(cfg config.Serve) error {
 	if cfg.MountPoint == "" {
-		return fmt.Errorf("%s (--mountpoint) is required", config.EnvMountPoint)
+		return fmt.Errorf("%s (--mountpoint) is required", podview.EnvMountPoint)
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(cfg.MountPoint, &st); err != nil {
-		return fmt.Errorf("statfs %s: %w", cfg.MountPoint, err)
-	}
-	if st.Type != unix.FUSE_SUPER_MAGIC { // the mount, not the empty directory under it
-		return fmt.Errorf("%s is not mounted yet", cfg.MountPoint)
+	if err := fusefs.CheckMounted(cfg.MountPoint); err != nil {
+		return err
 	}
 	p := filepath.Join(cfg.MountPoint, probeFile(cfg))
 	b, err := os.ReadFile(p)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 )
 
@@ -51,7 +52,7 @@ except (OSError, ValueError) as e:  # ValueError: mmap of a file whose size is 0
 // mmap) of a FUSE file from its page cache even with direct I/O: one cache per file, shared by
 // every reader, so the server refuses to fill it.
 func TestEveryReadPathGetsTheReadersOwnBytes(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	small := testcgroup.New(t, "paths-small", testcgroup.Limits{MemoryBytes: 64 << 20, CPUQuotaUS: 100000, Cpuset: "0"})
 	large := testcgroup.New(t, "paths-large", testcgroup.Limits{MemoryBytes: 128 << 20})
@@ -122,7 +123,7 @@ func TestEveryReadPathGetsTheReadersOwnBytes(t *testing.T) {
 // Go's io.Copy from a view file uses sendfile to a socket and splice to a pipe, and falls back
 // to read(2) only on EINVAL: a Go program serving or piping a view file gets all of it.
 func TestGoCopyOfAViewFile(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	path := filepath.Join(s.dir, "proc/meminfo")
 	ref, err := exec.Command("cat", path).Output()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/internal/testcgroup"
 )
 
@@ -53,7 +54,7 @@ wait $S2
 `
 
 func TestReattachAfterServerKill(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	vol, logs := t.TempDir(), t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,7 +15,8 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
 
-	"github.com/procview/procview/initmount"
+	reattach "github.com/procview/procview/initmount"
+	"github.com/procview/procview/internal/podview"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/cgroupmount"
 	"github.com/procview/procview/sidecar/config"
@@ -39,7 +39,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 		return err
 	}
 	root := cfg.CgroupRoot
-	if root == config.CgroupRootAuto {
+	if root == podview.CgroupRootAuto {
 		var cleanup func()
 		if root, cleanup, err = cgroupmount.Resolve("/sys/fs/cgroup", cfg.ProcRoot, cgroupmount.Private); err != nil {
 			return fmt.Errorf("find the cgroup filesystems: %w", err)
@@ -47,7 +47,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 		defer cleanup()
 	}
 	scope := cfg.Scope
-	if scope == config.ScopePod {
+	if scope == podview.ScopePod {
 		if scope, err = podScope(root, cfg.ProcRoot); err != nil {
 			return err
 		}
@@ -57,13 +57,13 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 		return err
 	}
 	tuneRuntime(reader, log)
-	if err := prepareMountPoint(cfg.MountPoint, log); err != nil {
+	if err := fusefs.PrepareMountPoint(cfg.MountPoint, log); err != nil {
 		return err
 	}
 	loads := render.NewLoadTracker()
 	fs := fusefs.New(fusefs.Options{
 		Reader: reader, Files: files, ProcRoot: cfg.ProcRoot, SysRoot: cfg.SysRoot,
-		CPUView: render.CPUView(cfg.CPUView), Now: bootTime, Log: log, Loads: loads,
+		CPUView: podview.CPUView(cfg.CPUView), Now: bootTime, Log: log, Loads: loads,
 	})
 	mfs, err := fusefs.Mount(cfg.MountPoint, fs)
 	if err != nil {
@@ -76,7 +76,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	log.Info("serving", "mountpoint", cfg.MountPoint, "files", paths, "cgroupRoot", root,
 		"cgroupVersion", reader.Version(), "scope", scope, "cpuView", cfg.CPUView)
 	if cfg.Reattach {
-		reattach(cfg, files, log)
+		reattachView(cfg, files, log)
 	}
 	ready()
 
@@ -146,7 +146,7 @@ func selectFiles(names []string) ([]render.File, error) {
 	for _, n := range names {
 		f, ok := render.Lookup(n)
 		if !ok {
-			return nil, fmt.Errorf("%s: unknown view file %q (known: %v)", config.EnvFiles, n, config.ViewFiles)
+			return nil, fmt.Errorf("%s: unknown view file %q (known: %v)", podview.EnvFiles, n, podview.Paths())
 		}
 		out = append(out, f)
 	}
@@ -165,75 +165,19 @@ func podScope(root, procRoot string) (string, error) {
 	}
 	pod := filepath.Dir(own)
 	if pod == "/" {
-		return "", fmt.Errorf("%s=%s: own cgroup %s has no pod cgroup above it", config.EnvScope, config.ScopePod, own)
+		return "", fmt.Errorf("%s=%s: own cgroup %s has no pod cgroup above it", podview.EnvScope, podview.ScopePod, own)
 	}
 	return pod, nil
 }
 
-// prepareMountPoint detaches a dead previous instance's mounts at dir ("transport endpoint is
-// not connected") and checks dir is an empty directory, creating it in an existing parent.
-func prepareMountPoint(dir string, log logr.Logger) error {
-	// In a pod the mount point is a subdirectory of a fresh emptyDir: create it, but only
-	// inside a directory that exists (a missing parent is a configuration error).
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTCONN) && !errors.Is(err, unix.ECONNABORTED) {
-		return fmt.Errorf("mount point %s: %w", dir, err)
-	}
-	if err := detachStale(dir, log, "detaching a previous instance's mount"); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("mount point %s: %w", dir, err)
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("mount point %s is not empty (%d entries, e.g. %q)", dir, len(entries), entries[0].Name())
-	}
-	return nil
-}
-
-// detachStale detaches, logging msg, each stale mount at dir (see staleMount): the mounts of
-// dead servers, stacked when several died.
-func detachStale(dir string, log logr.Logger, msg string) error {
-	for i := 0; i < 8; i++ {
-		stale, err := staleMount(dir)
-		if err != nil || !stale {
-			return err
-		}
-		log.Info(msg, "mountpoint", dir)
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("detach stale mount at %s: %w", dir, err)
-		}
-	}
-	return nil
-}
-
-// staleMount reports whether dir has a procview mount on it (whose server is this process's
-// predecessor, dead or not) or a FUSE mount whose server is gone. It looks at mountinfo before
-// it touches dir: a stat would wait on a wedged server.
-func staleMount(dir string) (bool, error) {
-	ours, err := fusefs.MountsAt(dir)
-	if err != nil || len(ours) > 0 {
-		return len(ours) > 0, err
-	}
-	var st unix.Stat_t
-	err = unix.Stat(dir, &st)
-	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("mount point %s: %w", dir, err)
-	}
-	return false, nil
-}
-
-func reattach(cfg config.Serve, files []render.File, log logr.Logger) {
-	var fl []initmount.File
+func reattachView(cfg config.Serve, files []render.File, log logr.Logger) {
+	var fl []reattach.File
 	for _, f := range files {
-		fl = append(fl, initmount.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: config.TargetPath(f.Path)})
+		fl = append(fl, reattach.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: podview.File{Path: f.Path}.Target()})
 	}
 	self := os.Getpid()
-	nss, err := initmount.Reattach(log, initmount.Options{
-		ProcRoot: cfg.ProcRoot, FSType: fusefs.FSType, Files: fl,
+	nss, err := reattach.Run(log, reattach.Options{
+		ProcRoot: cfg.ProcRoot, FSType: podview.FSType, Files: fl,
 		Skip: func(pid int) bool { return pid == self || pid == 1 },
 	})
 	if err != nil {

@@ -53,7 +53,7 @@ func supervise(mountPoint, probeFile string, args []string, stderr io.Writer, lo
 		if _, err := os.Lstat(mountPoint); errors.Is(err, os.ErrNotExist) {
 			return // never mounted: the worker said why
 		}
-		if err := detachStale(mountPoint, log, "detaching a dead server's mount before exiting"); err != nil {
+		if err := fusefs.DetachStale(mountPoint, log, "detaching a dead server's mount before exiting"); err != nil {
 			log.Error(err, "leaving a dead server's mount behind")
 		}
 	}()

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // children lists the processes pid forked (each of its threads lists the ones it forked).
@@ -42,19 +44,20 @@ func workerOf(t *testing.T, supervisor int) int {
 // waitServed waits until a fresh read of the view works, and returns how long that took.
 func waitServed(t *testing.T, dir string, since time.Time) time.Duration {
 	t.Helper()
-	for deadline := time.Now().Add(startWithin); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if b, err := os.ReadFile(filepath.Join(dir, "proc/meminfo")); err == nil && strings.HasPrefix(string(b), "MemTotal:") {
-			return time.Since(since)
+	testenv.Eventually(t, startWithin, 5*time.Millisecond, func() error {
+		b, err := os.ReadFile(filepath.Join(dir, "proc/meminfo"))
+		if err == nil && !strings.HasPrefix(string(b), "MemTotal:") {
+			err = fmt.Errorf("meminfo starts %.20q", b)
 		}
-	}
-	t.Fatalf("the view did not answer again within %v", startWithin)
-	return 0
+		return err
+	})
+	return time.Since(since)
 }
 
 // A killed server is replaced at once by the supervisor, which itself keeps running: the
 // view answers again in milliseconds, with no kubelet involved.
 func TestSupervisorReplacesKilledServer(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -87,7 +90,7 @@ func TestSupervisorReplacesKilledServer(t *testing.T) {
 // A server that keeps dying is not restarted forever: after restartBudget restarts within
 // restartWindow the sidecar exits non-zero and the kubelet (with its back-off) takes over.
 func TestSupervisorGivesUpOnARestartLoop(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	for i := 0; i <= restartBudget; i++ {
 		syscall.Kill(workerOf(t, s.cmd.Process.Pid), syscall.SIGKILL)
@@ -123,19 +126,17 @@ func TestSupervisorGivesUpOnARestartLoop(t *testing.T) {
 // Killing the supervisor (what the kubelet sees as the container) takes the worker with it,
 // so the container's end is the server's end.
 func TestWorkerDiesWithSupervisor(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	w := workerOf(t, s.cmd.Process.Pid)
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if err := syscall.Kill(w, 0); errors.Is(err, syscall.ESRCH) {
-			return
+	testenv.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if err := syscall.Kill(w, 0); !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("worker %d outlived its supervisor", w)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("worker %d outlived its supervisor", w)
-		}
-	}
+		return nil
+	})
 }
 
 // The OOM killer passes over the supervisor (a killed supervisor would take its worker along and
@@ -144,7 +145,7 @@ func TestWorkerDiesWithSupervisor(t *testing.T) {
 // CAP_SYS_RESOURCE, which privileged containers usually have; where it is missing (these
 // machines' root lacks it) both keep the container's score.
 func TestSupervisorIsNotTheOOMVictim(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", []string{"sh", "-c", `echo 500 >/proc/self/oom_score_adj && exec "$@"`, "sh"})
 	score := func(pid int) string {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))

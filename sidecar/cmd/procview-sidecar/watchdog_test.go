@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/procview/procview/internal/testenv"
 	"github.com/procview/procview/sidecar/cgroup"
 	"github.com/procview/procview/sidecar/fusefs"
 	"github.com/procview/procview/sidecar/render"
@@ -27,7 +28,7 @@ func (r blockingReader) Read(int, cgroup.Need) (*cgroup.Snapshot, error) {
 // The watchdog reports a view whose reads hang: here a real FUSE mount whose handler never
 // returns (the supervisor then aborts the connection and replaces the worker).
 func TestWatchdogSeesWedgedHandler(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	dir := t.TempDir()
 	r := blockingReader{release: make(chan struct{})}
 	files := []render.File{{Path: "proc/meminfo", Render: func(dst []byte, _ render.Input) ([]byte, error) { return dst, nil }}}
@@ -61,7 +62,7 @@ func TestWatchdogSeesWedgedHandler(t *testing.T) {
 
 // A live view keeps the watchdog quiet.
 func TestWatchdogQuietWhileViewAnswers(t *testing.T) {
-	needRoot(t)
+	testenv.RequireFUSE(t)
 	s := startServer(t, "", nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	wedged := make(chan error, 1)

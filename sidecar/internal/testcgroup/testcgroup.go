@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // Root is where the cgroup filesystems are mounted.
@@ -41,9 +43,7 @@ type Cgroup struct {
 // kills nothing.
 func New(t testing.TB, name string, l Limits) *Cgroup {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("creating cgroups needs root")
-	}
+	testenv.RequireRoot(t, "creating cgroups")
 	name = fmt.Sprintf("procview-test-%s-%d", name, os.Getpid())
 	own, err := ownPaths()
 	if err != nil {

@@ -1,4 +1,4 @@
-package initmount
+package mountinfo
 
 import (
 	"testing"
@@ -30,12 +30,12 @@ func TestParseMountInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMountInfo([]byte(tt.in))
+			got, err := Parse([]byte(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Errorf("ParseMountInfo (-want +got):\n%s", d)
+				t.Errorf("Parse (-want +got):\n%s", d)
 			}
 		})
 	}
@@ -48,22 +48,22 @@ func TestParseMountInfoRejectsMalformed(t *testing.T) {
 		"36 35 98:0 / /mnt rw -",                 // nothing after the separator
 		"36 35",
 	} {
-		if _, err := ParseMountInfo([]byte(in)); err == nil {
-			t.Errorf("ParseMountInfo(%q): want an error", in)
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("Parse(%q): want an error", in)
 		}
 	}
 }
 
 func TestTopMountsFollowsStackingNotFileOrder(t *testing.T) {
 	// 3 is stacked on 7 at /proc/meminfo although it is listed first.
-	mounts, err := ParseMountInfo([]byte(
+	mounts, err := Parse([]byte(
 		"1 0 0:1 / /proc rw - proc proc rw\n" +
 			"3 7 0:3 /proc/meminfo /proc/meminfo ro - fuse.other other ro\n" +
 			"7 1 0:2 /proc/meminfo /proc/meminfo ro - fuse.procview procview ro\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := topMounts(mounts)["/proc/meminfo"].FSType; got != "fuse.other" {
+	if got := Top(mounts)["/proc/meminfo"].FSType; got != "fuse.other" {
 		t.Errorf("top of /proc/meminfo = %q, want fuse.other", got)
 	}
 }
@@ -72,7 +72,7 @@ func FuzzParseMountInfo(f *testing.F) {
 	f.Add([]byte("812 22 0:95 /proc/meminfo /proc/meminfo ro,relatime master:301 - fuse.procview procview ro\n"))
 	f.Add([]byte("36 35 98:0 /a\\040b /mnt\\04 rw - ext4 /dev/vda rw\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		mounts, err := ParseMountInfo(data)
+		mounts, err := Parse(data)
 		if err != nil {
 			return
 		}

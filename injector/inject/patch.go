@@ -1,7 +1,9 @@
-package webhook
+package inject
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -12,22 +14,38 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/procview/procview/injector/inject"
+	"github.com/procview/procview/internal/podview"
 )
 
-// patchFor returns the JSON patch that turns pod in into out, built from the few places
-// inject.Inject changes: annotations added or replaced, shareProcessNamespace, volumes
+// Patch returns the JSON patch (RFC 6902) that turns the submitted pod in into out, Inject's
+// result for it, or nil when out equals in. The webhook answers with it and the dry-run CLI
+// applies it to the document it read, so both emit the same bytes and keep the fields this
+// build's API types do not know. An error means out differs from in in a way Inject never makes.
+func Patch(in, out *corev1.Pod) ([]byte, error) {
+	ops, ok := patchFor(in, out)
+	if !ok {
+		return nil, errors.New("procview: the pod was changed beyond what the patch builder knows")
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	b, err := marshalPatch(ops)
+	if err != nil {
+		return nil, fmt.Errorf("encode the patch: %w", err)
+	}
+	return b, nil
+}
+
+// patchFor returns the patch operations that turn pod in into out, built from the few places
+// Inject changes: annotations added or replaced, shareProcessNamespace, volumes
 // appended, the sidecar put first among the init containers, volume mounts appended to
 // containers. Every operation is an "add" of something the injector made, so nothing of the
 // submitted pod is rewritten (a field this build's API types do not know survives).
-// ok is false when out differs from in anywhere else; the caller then diffs the documents.
+// ok is false when out differs from in anywhere else.
 //
-// controller-runtime's defaulter marshals the mutated pod and diffs it with the submitted JSON
-// (both decoded into maps): most of an admission's CPU and allocation.
+// Diffing the marshalled pod with the submitted JSON (controller-runtime's defaulter, or
+// PatchResponseFromRaw) decodes both into maps: it was most of an admission's CPU and allocation.
 func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
-	if mayLackMetadata(in) {
-		return nil, false
-	}
 	if moved, k := sidecarMovedFirst(in, out); moved != nil {
 		// Reinvocation after another webhook put an init container in front of the sidecar: the
 		// sidecar (unchanged) moves back to the front, then the rest is patched as usual.
@@ -44,8 +62,8 @@ func patchFor(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 }
 
 // mayLackMetadata tells whether the submitted JSON may have no metadata object for
-// "/metadata/annotations" to go into (the API server always sends a namespace, so only odd
-// input gets here).
+// "/metadata/annotations" to go into (the API server always sends a namespace; a manifest's
+// pod template may have no metadata).
 func mayLackMetadata(p *corev1.Pod) bool {
 	return reflect.DeepEqual(p.ObjectMeta, metav1.ObjectMeta{})
 }
@@ -54,11 +72,11 @@ func mayLackMetadata(p *corev1.Pod) bool {
 // has the sidecar first and in has it further back; nil otherwise.
 func sidecarMovedFirst(in, out *corev1.Pod) (*corev1.Pod, int) {
 	ic, oc := in.Spec.InitContainers, out.Spec.InitContainers
-	if len(oc) == 0 || oc[0].Name != inject.SidecarName {
+	if len(oc) == 0 || oc[0].Name != podview.SidecarName {
 		return nil, 0
 	}
 	for k := 1; k < len(ic); k++ {
-		if ic[k].Name == inject.SidecarName {
+		if ic[k].Name == podview.SidecarName {
 			m := *in
 			m.Spec.InitContainers = append([]corev1.Container{ic[k]}, append(slices.Clone(ic[:k]), ic[k+1:]...)...)
 			return &m, k
@@ -82,7 +100,11 @@ func patchAdds(in, out *corev1.Pod) (ops []jsonpatch.Operation, ok bool) {
 		return nil, false
 	}
 	if len(in.Annotations) == 0 && len(out.Annotations) > 0 {
-		add("/metadata/annotations", out.Annotations)
+		if mayLackMetadata(in) {
+			add("/metadata", map[string]any{"annotations": out.Annotations}) // an empty object at most is replaced
+		} else {
+			add("/metadata/annotations", out.Annotations)
+		}
 	}
 	rest.Annotations = in.Annotations
 

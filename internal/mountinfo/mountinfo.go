@@ -1,4 +1,6 @@
-package initmount
+// Package mountinfo parses /proc/<pid>/mountinfo, for the sidecar (its own stale mounts) and
+// initmount (the view's mounts in app containers).
+package mountinfo
 
 import (
 	"bufio"
@@ -19,8 +21,8 @@ type Mount struct {
 	Source     string
 }
 
-// ParseMountInfo parses /proc/<pid>/mountinfo (proc(5)), keeping the kernel's order.
-func ParseMountInfo(data []byte) ([]Mount, error) {
+// Parse parses /proc/<pid>/mountinfo (proc(5)), keeping the kernel's order.
+func Parse(data []byte) ([]Mount, error) {
 	var mounts []Mount
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
@@ -92,9 +94,9 @@ func unescape(s string) string {
 	return b.String()
 }
 
-// topMounts returns, for each mount point, the mount on top: the one no other mount at the
+// Top returns, for each mount point, the mount on top: the one no other mount at the
 // same point is stacked on. (File order is not mount order: newer kernels list by mount ID.)
-func topMounts(mounts []Mount) map[string]Mount {
+func Top(mounts []Mount) map[string]Mount {
 	type at struct {
 		point string
 		id    int

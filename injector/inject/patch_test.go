@@ -1,4 +1,4 @@
-package webhook
+package inject
 
 import (
 	"encoding/json"
@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	kjson "sigs.k8s.io/json"
 
-	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/testpods"
+	"github.com/procview/procview/internal/podview"
 )
 
 // applyPatch encodes ops as the webhook does and applies them to the JSON document raw as
@@ -37,19 +37,19 @@ func applyPatch(t *testing.T, raw []byte, ops []jsonpatch.Operation) []byte {
 // Every injection of the inject package's test pods, as a patch applied to the submitted JSON,
 // gives exactly the injected pod.
 func TestPatchForGivesTheInjectedPod(t *testing.T) {
-	files, err := filepath.Glob("../inject/testdata/pods/*.yaml")
+	files, err := filepath.Glob("testdata/pods/*.yaml")
 	if err != nil || len(files) < 10 {
 		t.Fatalf("test pods: %v, %d found", err, len(files))
 	}
-	cfg := inject.DefaultConfig()
+	cfg := mustParse(t, DefaultConfig())
 	patched := 0
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			c := testpods.ReadCase(t, f)
 			in := c.Pod
-			ns := inject.NamespaceInfo{Name: c.Namespace, Labels: c.Labels,
-				Rules: inject.Rules{Quotas: c.Quotas, LimitRanges: c.LimitRanges}}
-			res, _ := inject.Inject(in, ns, cfg)
+			ns := NamespaceInfo{Name: c.Namespace, Labels: c.Labels,
+				Rules: Rules{Quotas: c.Quotas, LimitRanges: c.LimitRanges}}
+			res, _ := Inject(in, ns, cfg)
 			ops, ok := patchFor(in, res.Pod)
 			if !ok {
 				t.Fatalf("patchFor does not know the injector's change")
@@ -87,8 +87,8 @@ func TestPatchForKeepsUnknownFields(t *testing.T) {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		t.Fatal(err)
 	}
-	res, err := inject.Inject(&in, inject.NamespaceInfo{Name: "default"}, inject.DefaultConfig())
-	if err != nil || res.Skip != inject.NotSkipped {
+	res, err := Inject(&in, NamespaceInfo{Name: "default"}, mustParse(t, DefaultConfig()))
+	if err != nil || res.Skip != NotSkipped {
 		t.Fatalf("Inject: %v, skip %q", err, res.Skip)
 	}
 	ops, ok := patchFor(&in, res.Pod)
@@ -113,12 +113,12 @@ func TestPatchForKeepsUnknownFields(t *testing.T) {
 			t.Errorf("the %s lost its unknown field", what)
 		}
 	}
-	if first := initc[0].(map[string]any)["name"]; first != inject.SidecarName {
-		t.Errorf("first init container is %v, want the sidecar %q", first, inject.SidecarName)
+	if first := initc[0].(map[string]any)["name"]; first != podview.SidecarName {
+		t.Errorf("first init container is %v, want the sidecar %q", first, podview.SidecarName)
 	}
 }
 
-// A change patchFor does not know is left to the diff.
+// A change patchFor does not know is refused.
 func TestPatchForRefusesOtherChanges(t *testing.T) {
 	in := &corev1.Pod{Spec: corev1.PodSpec{
 		InitContainers: []corev1.Container{{Name: "init", Image: "a"}},
@@ -143,8 +143,8 @@ func TestPatchForRefusesOtherChanges(t *testing.T) {
 	} {
 		out := in.DeepCopy()
 		change(out)
-		if _, ok := patchFor(in, out); ok {
-			t.Errorf("%s: patchFor made a patch, want the fallback", name)
+		if b, err := Patch(in, out); err == nil {
+			t.Errorf("%s: Patch made %s, want a refusal", name, b)
 		}
 	}
 	if ops, ok := patchFor(in, in.DeepCopy()); !ok || len(ops) != 0 {
@@ -155,7 +155,7 @@ func TestPatchForRefusesOtherChanges(t *testing.T) {
 // FuzzPatchFor feeds arbitrary pods (JSON, as submitted) to the injector: whenever patchFor makes
 // a patch, applying it to the submitted JSON must give exactly the injected pod.
 func FuzzPatchFor(f *testing.F) {
-	files, _ := filepath.Glob("../inject/testdata/pods/*.yaml")
+	files, _ := filepath.Glob("testdata/pods/*.yaml")
 	for _, file := range files {
 		pod, _, _ := testpods.Read(f, file)
 		j, err := json.Marshal(pod)
@@ -172,19 +172,16 @@ func FuzzPatchFor(f *testing.F) {
 		if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &in); err != nil || in.Kind != "Pod" {
 			return
 		}
-		ns := inject.NamespaceInfo{Name: "fuzz", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}
+		ns := NamespaceInfo{Name: "fuzz", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}
 		if nsEnabled {
-			ns.Labels[inject.LabelInject] = inject.LabelInjectEnabled
+			ns.Labels[LabelInject] = LabelInjectEnabled
 		}
-		res, err := inject.Inject(&in, ns, inject.DefaultConfig())
+		res, err := Inject(&in, ns, mustParse(t, DefaultConfig()))
 		if err != nil {
 			return
 		}
 		ops, ok := patchFor(&in, res.Pod)
 		if !ok {
-			if mayLackMetadata(&in) {
-				return // no metadata to patch into: the webhook diffs instead
-			}
 			t.Fatalf("patchFor does not know the injector's change of %s", raw)
 		}
 		var got corev1.Pod
@@ -195,4 +192,29 @@ func FuzzPatchFor(f *testing.F) {
 			t.Errorf("patched pod differs from the injected pod (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// A pod (or a manifest's pod template) with no metadata at all, injected because its namespace
+// opts every pod in, gets its annotations by a patch that creates the metadata object.
+func TestPatchWithoutMetadata(t *testing.T) {
+	raw := []byte(`{"apiVersion":"v1","kind":"Pod","spec":{"containers":[{"name":"app","image":"busybox"}]}}`)
+	var in corev1.Pod
+	if err := json.Unmarshal(raw, &in); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Inject(&in, NamespaceInfo{Name: "default", Labels: map[string]string{LabelInject: LabelInjectEnabled}}, mustParse(t, DefaultConfig()))
+	if err != nil || res.Skip != NotSkipped {
+		t.Fatalf("Inject: %v, skip %q", err, res.Skip)
+	}
+	ops, ok := patchFor(&in, res.Pod)
+	if !ok {
+		t.Fatal("patchFor does not know the injector's change")
+	}
+	var got corev1.Pod
+	if err := json.Unmarshal(applyPatch(t, raw, ops), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(res.Pod, &got); diff != "" {
+		t.Errorf("patched pod differs from the injected pod (-want +got):\n%s", diff)
+	}
 }
