@@ -71,6 +71,8 @@ var ViewFiles = []string{
 	"proc/diskstats",
 	"proc/swaps",
 	"sys/devices/system/cpu/online",
+	"proc/slabinfo",
+	CPUDir, // a directory: see CPUDir
 }
 
 // TargetPath is where a view file is mounted in an app container: "proc/meminfo" -> "/proc/meminfo".

@@ -3,6 +3,7 @@ package render
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,6 +60,8 @@ var cases = []renderCase{{
 		IO:    []cgroup.IODevice{{Major: 254, Minor: 0, ReadBytes: 1 * mib, WriteBytes: 2 * mib, ReadIOs: 100, WriteIOs: 200, ReadMerged: 3, ReadTime: 40 * time.Millisecond, InFlight: 1}, {Major: 9, Minor: 9}},
 		Tasks: cgroup.Tasks{Total: 12, Running: 2, Blocked: 1, LastPID: 4242},
 		Start: 9000 * time.Second,
+		Slabinfo: []byte(slabinfoHeader +
+			"dentry               420    420    192   21    1 : tunables    0    0    0 : slabdata     20     20      0\n"),
 	},
 }, {
 	name: "v2-unlimited-no-swap-accounting", host: "host2", online: []int{0, 1}, view: CPUViewQuota, visible: 2,
@@ -173,14 +176,25 @@ func TestGolden(t *testing.T) {
 }
 
 func TestRegistryMatchesConfig(t *testing.T) {
+	// Every file is a view file or under a view directory; every view path has a file.
 	var paths []string
 	for _, f := range Files() {
-		paths = append(paths, f.Path)
 		if got, ok := Lookup(f.Path); !ok || got.Path != f.Path {
 			t.Errorf("Lookup(%q) = %v, %v", f.Path, got.Path, ok)
 		}
+		if slices.Contains(config.ViewFiles, f.Path) {
+			paths = append(paths, f.Path)
+		} else if !config.Under(f.Path, config.CPUDir) {
+			t.Errorf("%s is neither in config.ViewFiles nor under a view directory", f.Path)
+		}
 	}
-	if diff := cmp.Diff(config.ViewFiles, paths); diff != "" {
+	var want []string
+	for _, p := range config.ViewFiles {
+		if !config.IsDir(p) {
+			want = append(want, p)
+		}
+	}
+	if diff := cmp.Diff(want, paths); diff != "" {
 		t.Errorf("render.Files() and config.ViewFiles differ (-config +render):\n%s", diff)
 	}
 	if _, ok := Lookup("proc/self"); ok {
