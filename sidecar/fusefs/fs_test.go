@@ -24,6 +24,12 @@ import (
 // mountView mounts a real view served by this test process and unmounts it when the test ends.
 func mountView(t *testing.T, reader cgroup.Reader, files []render.File) string {
 	t.Helper()
+	return mountOpts(t, Options{Reader: reader, Files: files, SysRoot: "/sys"})
+}
+
+// mountOpts is mountView with more options (ProcRoot, CPUView, Now and Log are set here).
+func mountOpts(t *testing.T, opts Options) string {
+	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
 		t.Skip("needs root and /dev/fuse")
 	}
@@ -40,10 +46,9 @@ func mountView(t *testing.T, reader cgroup.Reader, files []render.File) string {
 			t.Log(prefix, args)
 		}
 	}, funcr.Options{})
-	fs := New(Options{
-		Reader: reader, Files: files, ProcRoot: "/proc", SysRoot: "/sys", CPUView: render.CPUViewQuota,
-		Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: log,
-	})
+	opts.ProcRoot, opts.CPUView, opts.Log = "/proc", render.CPUViewQuota, log
+	opts.Now = func() time.Duration { return time.Duration(time.Now().UnixNano()) }
+	fs := New(opts)
 	mfs, err := Mount(dir, fs)
 	if err != nil {
 		t.Fatal(err)
