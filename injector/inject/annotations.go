@@ -10,7 +10,7 @@ var Annotations = []AnnotationDoc{
 	{AnnotationInject, `"true" | "false"`, "(absent: the namespace label procview.dev/inject decides)",
 		`opt the pod in ("true") or out ("false"); any other value rejects the pod; a namespace labelled procview.dev/inject=disabled injects no pod`},
 	{AnnotationFiles, `all | name,name,... | -name,-name,...`, "all",
-		"view files to mount: meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps, online (or paths such as proc/meminfo); -name excludes"},
+		"view files to mount: meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps, online, slabinfo, cpu (the directory /sys/devices/system/cpu, online included) (or paths such as proc/meminfo); -name excludes"},
 	{AnnotationCPUView, "quota | cpuset", "PROCVIEW_INJECTOR_CPU_VIEW (quota)",
 		"CPU count: ceil(CFS quota/period) capped by the cpuset, or the cpuset alone"},
 	{AnnotationSidecarCPU, "quantity > 0, e.g. 20m", "PROCVIEW_INJECTOR_SIDECAR_CPU_REQUEST (10m)",

@@ -26,7 +26,7 @@ const (
 	// LabelInject decides.
 	AnnotationInject = "procview.dev/inject"
 	// AnnotationFiles picks the view files: "all" (default), a comma-separated list of names
-	// (meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,online, or paths such as proc/meminfo),
+	// (meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,online,slabinfo,cpu, or paths such as proc/meminfo),
 	// or a list of exclusions each starting with "-" (e.g. "-diskstats,-swaps").
 	AnnotationFiles = "procview.dev/files"
 	// AnnotationCPUView sets how the CPU count is computed: "quota" (ceil(quota/period) capped
@@ -381,8 +381,12 @@ func mountView(c *corev1.Container, files []file) ([]string, []string) {
 	var mounts []corev1.VolumeMount
 	for _, f := range files {
 		target := config.TargetPath(f.path)
-		if by, ok := mountedAt(c, target, false); ok {
+		if by, ok := viewConflict(c, f); ok {
 			left = append(left, fmt.Sprintf("%s (volume %q at %s)", target, by.Name, by.MountPath))
+			continue
+		}
+		if servedByDir(c, f, files) {
+			names = append(names, f.name)
 			continue
 		}
 		mounts = append(mounts, corev1.VolumeMount{Name: VolumeName, MountPath: target,
