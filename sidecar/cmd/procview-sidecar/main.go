@@ -115,8 +115,8 @@ func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) 
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `procview-sidecar serves /proc/{meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps} and
-/sys/devices/system/cpu/online over FUSE, each computed from the cgroup of the process reading it.
+	fmt.Fprint(w, `procview-sidecar serves /proc/{meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,slabinfo} and
+the directory /sys/devices/system/cpu over FUSE, each computed from the cgroup of the process reading it.
 
 Usage:
   procview-sidecar serve --mountpoint DIR [flags]   mount the view on DIR; unmount on SIGTERM/SIGINT
