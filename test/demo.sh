@@ -45,9 +45,10 @@ bin/procview-sidecar probe --mountpoint "$VIEW" || { cat "$VIEW.log" >&2; exit 1
 rm -f "$VIEW.log"
 
 COMMANDS='echo "\$ free -m"; free -m; echo; echo "\$ getconf _NPROCESSORS_ONLN"; getconf _NPROCESSORS_ONLN; echo;
+  echo "\$ nproc --all"; nproc --all; echo;
   echo "\$ uptime"; uptime; echo; echo "\$ head -3 /proc/meminfo"; head -3 /proc/meminfo'
 BINDS=""
-for f in proc/meminfo proc/cpuinfo proc/stat proc/uptime proc/loadavg proc/diskstats proc/swaps sys/devices/system/cpu/online; do
+for f in proc/meminfo proc/cpuinfo proc/stat proc/uptime proc/loadavg proc/diskstats proc/swaps proc/slabinfo sys/devices/system/cpu; do
   BINDS="$BINDS mount --bind $VIEW/$f /$f &&"
 done
 PROCS=$(cg_procs_files "$CG")

@@ -12,7 +12,7 @@ const (
 	// LabelInject decides.
 	AnnotationInject = "procview.dev/inject"
 	// AnnotationFiles picks the view files: "all" (default), a comma-separated list of names
-	// (meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,online, or paths such as proc/meminfo),
+	// (meminfo,cpuinfo,stat,uptime,loadavg,diskstats,swaps,online,slabinfo,cpu, or paths such as proc/meminfo),
 	// or a list of exclusions each starting with "-" (e.g. "-diskstats,-swaps").
 	AnnotationFiles = "procview.dev/files"
 	// AnnotationCPUView sets how the CPU count is computed: "quota" (ceil(quota/period) capped
@@ -52,7 +52,7 @@ var Annotations = []AnnotationDoc{
 	{AnnotationInject, `"true" | "false"`, "(absent: the namespace label procview.dev/inject decides)",
 		`opt the pod in ("true") or out ("false"); any other value rejects the pod; a namespace labelled procview.dev/inject=disabled injects no pod`},
 	{AnnotationFiles, `all | name,name,... | -name,-name,...`, "all",
-		"view files to mount: " + strings.Join(fileNames(), ", ") + " (or paths such as proc/meminfo); -name excludes"},
+		"view files to mount: " + filesHelp() + " (or paths such as proc/meminfo); -name excludes"},
 	{AnnotationCPUView, "quota | cpuset", "PROCVIEW_INJECTOR_CPU_VIEW (quota)",
 		"CPU count: ceil(CFS quota/period) capped by the cpuset, or the cpuset alone"},
 	{AnnotationSidecarCPU, "quantity > 0, e.g. 20m", "PROCVIEW_INJECTOR_SIDECAR_CPU_REQUEST (10m)",
@@ -65,11 +65,31 @@ var Annotations = []AnnotationDoc{
 		`what was injected: {"version","container","image","cpuView","files":[...],"containers":{"name":[files]}}`},
 }
 
-// fileNames are the view files' short names, in order.
+// fileNames are the view entries' short names, in order.
 func fileNames() []string {
 	var names []string
 	for _, f := range podview.Files() {
 		names = append(names, f.Name())
 	}
 	return names
+}
+
+// filesHelp lists the view entries' short names for the reference; a directory says what it is.
+func filesHelp() string {
+	all := podview.Files()
+	var names []string
+	for _, f := range all {
+		n := f.Name()
+		if f.Dir {
+			n += " (the directory " + f.Target()
+			for _, g := range all {
+				if f.Contains(g.Path) {
+					n += ", " + g.Name() + " included"
+				}
+			}
+			n += ")"
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
 }

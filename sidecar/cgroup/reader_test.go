@@ -105,10 +105,17 @@ func TestReadFixtures(t *testing.T) {
 				QuotaUS: 50000, PeriodUS: 100000, Cpuset: []int{1}, User: 7 * time.Second, System: 3 * time.Second,
 				PerCPU: []CPUTime{{CPU: 0, User: 5 * time.Second, System: 2 * time.Second}, {CPU: 1, User: 2 * time.Second, System: time.Second}},
 			},
-			IO:    []IODevice{{Major: 8, Minor: 0, ReadBytes: 1048576, WriteBytes: 2097152, ReadIOs: 100, WriteIOs: 200, InFlight: 3}},
-			Tasks: Tasks{Total: 2, Running: 1, LastPID: 12},
-			Start: 1234560 * time.Millisecond,
+			IO:       []IODevice{{Major: 8, Minor: 0, ReadBytes: 1048576, WriteBytes: 2097152, ReadIOs: 100, WriteIOs: 200, InFlight: 3}},
+			Tasks:    Tasks{Total: 2, Running: 1, LastPID: 12},
+			Start:    1234560 * time.Millisecond,
+			Slabinfo: fixtureFile(t, "v1/cgroup/memory/kubepods/podX/ctr/memory.kmem.slabinfo"),
 		},
+	}, {
+		name: "v1 without memory.kmem.slabinfo: no slab data", tree: "v1", pid: 21, need: NeedSlab,
+		want: &Snapshot{Version: 1, Path: "/kubepods/podX/idle"},
+	}, {
+		name: "v2 has no per-cgroup slabinfo", tree: "v2", pid: 101, need: NeedSlab,
+		want: &Snapshot{Version: 2, Path: "/kubepods/podA/busy"},
 	}, {
 		name: "v1 idle: unlimited, no memsw, quota and cpuset from ancestors", tree: "v1", pid: 21,
 		need: NeedMemory | NeedSwap | NeedCPULimit | NeedCPUUsage | NeedTasks | NeedStart,

@@ -22,8 +22,9 @@ const (
 	NeedIO                        // IO
 	NeedTasks                     // Tasks (thread states, for loadavg)
 	NeedStart                     // Start (container start time)
+	NeedSlab                      // Slabinfo (v1 memory.kmem.slabinfo)
 
-	NeedAll = NeedMemory | NeedSwap | NeedCPULimit | NeedCPUUsage | NeedIO | NeedTasks | NeedStart
+	NeedAll = NeedMemory | NeedSwap | NeedCPULimit | NeedCPUUsage | NeedIO | NeedTasks | NeedStart | NeedSlab
 )
 
 // Snapshot is the effective view of one container's cgroup at one moment.
@@ -39,6 +40,10 @@ type Snapshot struct {
 	// Start is when the container's oldest process started, as time since boot (CLOCK_BOOTTIME),
 	// the same clock /proc/uptime and /proc/<pid>/stat's starttime use.
 	Start time.Duration
+	// Slabinfo is the memory cgroup's own slabinfo (v1 memory.kmem.slabinfo, as the kernel
+	// wrote it), nil where the kernel keeps none: v2, kmem accounting off, or kernels from 5.9
+	// on, whose v1 file is empty.
+	Slabinfo []byte
 }
 
 // Memory holds bytes. Limit and SwapLimit are the smallest set on the path up to the root,

@@ -40,6 +40,11 @@ func (r *FS) readV1(s *Snapshot, pid int, paths map[string]string, need Need) er
 			return err
 		}
 	}
+	if need&NeedSlab != 0 {
+		if err := r.slabV1(s, paths); err != nil {
+			return err
+		}
+	}
 	if need&(NeedTasks|NeedStart) != 0 {
 		root, p, err := r.v1Root("memory", paths)
 		if err != nil {

@@ -39,6 +39,9 @@ type Options struct {
 	// empty tracker nobody steps (every load reads 0).
 	Loads *render.LoadTracker
 	Log   logr.Logger
+	// CPUDir serves podview.CPUDir whole, cpuN directories per reader (cpudir.go), around the
+	// rendered files under it.
+	CPUDir bool
 }
 
 // The tree never changes, so the kernel may cache names and attributes for as long as it likes:
@@ -71,6 +74,8 @@ type FS struct {
 	keptBytes int
 
 	started time.Time // shown as every inode's times
+
+	cpu *cpuDir // nil unless Options.CPUDir
 }
 
 // maxKeptBytes bounds the rendered buffers kept for readers in the middle of a file, whatever
@@ -119,6 +124,9 @@ func New(opts Options) *FS {
 			parent = id
 		}
 	}
+	if opts.CPUDir {
+		fs.serveCPUDir()
+	}
 	return fs
 }
 
@@ -129,6 +137,9 @@ func (fs *FS) attrs(id fuseops.InodeID) fuseops.InodeAttributes {
 		a.Mode, a.Nlink = 0o555|os.ModeDir, 2
 	} else {
 		a.Size = reportedSize // direct reads ignore it; see pagecache.go for why it is not 0
+		if n.file.Private {
+			a.Mode = 0o400
+		}
 	}
 	return a
 }
@@ -137,6 +148,9 @@ func (fs *FS) StatFS(ctx context.Context, op *fuseops.StatFSOp) error { return n
 
 func (fs *FS) LookUpInode(ctx context.Context, op *fuseops.LookUpInodeOp) error {
 	id, ok := fs.lookup[op.Parent][op.Name]
+	if !ok && fs.isCPUDir(op.Parent) {
+		return fs.cpuLookUp(op)
+	}
 	if !ok {
 		return fuse.ENOENT
 	}
@@ -148,6 +162,9 @@ func (fs *FS) LookUpInode(ctx context.Context, op *fuseops.LookUpInodeOp) error 
 }
 
 func (fs *FS) GetInodeAttributes(ctx context.Context, op *fuseops.GetInodeAttributesOp) error {
+	if _, dyn := fs.cpu.node(op.Inode); dyn {
+		return fs.cpuGetAttributes(op)
+	}
 	if _, ok := fs.nodes[op.Inode]; !ok {
 		return fuse.ENOENT
 	}
@@ -157,6 +174,9 @@ func (fs *FS) GetInodeAttributes(ctx context.Context, op *fuseops.GetInodeAttrib
 }
 
 func (fs *FS) OpenDir(ctx context.Context, op *fuseops.OpenDirOp) error {
+	if k, dyn := fs.cpu.node(op.Inode); dyn && k.mode == os.ModeDir {
+		return nil
+	}
 	if n, ok := fs.nodes[op.Inode]; !ok || !n.dir {
 		return fuse.ENOTDIR
 	}
@@ -164,6 +184,9 @@ func (fs *FS) OpenDir(ctx context.Context, op *fuseops.OpenDirOp) error {
 }
 
 func (fs *FS) ReadDir(ctx context.Context, op *fuseops.ReadDirOp) error {
+	if fs.isCPUDir(op.Inode) {
+		return fs.cpuReadDir(op)
+	}
 	n, ok := fs.nodes[op.Inode]
 	if !ok || !n.dir {
 		return fuse.ENOTDIR
@@ -190,6 +213,9 @@ func (fs *FS) ReleaseDirHandle(ctx context.Context, op *fuseops.ReleaseDirHandle
 }
 
 func (fs *FS) OpenFile(ctx context.Context, op *fuseops.OpenFileOp) error {
+	if k, dyn := fs.cpu.node(op.Inode); dyn {
+		return fs.cpuOpen(op, k)
+	}
 	n, ok := fs.nodes[op.Inode]
 	if !ok || n.dir {
 		return fuse.EIO
@@ -211,6 +237,7 @@ func (fs *FS) OpenFile(ctx context.Context, op *fuseops.OpenFileOp) error {
 // follows needs no render.
 type handle struct {
 	file *render.File
+	host string        // instead of file: a host file read through (cpudir.go)
 	buf  *[]byte       // the rendered file while kept, else nil
 	size int           // len of the last rendering, -1 before the first
 	elem *list.Element // in FS.kept while buf is kept
@@ -238,8 +265,14 @@ func (fs *FS) ReadFile(ctx context.Context, op *fuseops.ReadFileOp) error {
 		// below), which the garbage collector frees once the reply is written.
 		fs.drop(h)
 		buf := fs.bufs.Get().(*[]byte)
-		b, err := fs.render((*buf)[:0], int(op.OpContext.Pid), h.file)
-		if err != nil {
+		var b []byte
+		var err error
+		if h.host != "" {
+			if b, err = appendHostFile((*buf)[:0], h.host); err != nil {
+				fs.bufs.Put(buf)
+				return err
+			}
+		} else if b, err = fs.render((*buf)[:0], int(op.OpContext.Pid), h.file); err != nil {
 			fs.bufs.Put(buf)
 			fs.opts.Log.Error(err, "render failed", "file", h.file.Path, "pid", op.OpContext.Pid)
 			return fuse.EIO

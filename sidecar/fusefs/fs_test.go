@@ -26,11 +26,16 @@ import (
 // mountView mounts a real view served by this test process and unmounts it when the test ends.
 func mountView(t *testing.T, reader cgroup.Reader, files []render.File) string {
 	t.Helper()
+	return mountOpts(t, Options{Reader: reader, Files: files, SysRoot: "/sys"})
+}
+
+// mountOpts is mountView with more options (ProcRoot, CPUView, Now and Log are set here).
+func mountOpts(t *testing.T, opts Options) string {
+	t.Helper()
 	return testenv.MountFUSE(t, func(dir string, log logr.Logger) (*fuse.MountedFileSystem, error) {
-		return Mount(dir, New(Options{
-			Reader: reader, Files: files, ProcRoot: "/proc", SysRoot: "/sys", CPUView: podview.CPUViewQuota,
-			Now: func() time.Duration { return time.Duration(time.Now().UnixNano()) }, Log: log,
-		}))
+		opts.ProcRoot, opts.CPUView, opts.Log = "/proc", podview.CPUViewQuota, log
+		opts.Now = func() time.Duration { return time.Duration(time.Now().UnixNano()) }
+		return Mount(dir, New(opts))
 	}, Unmount)
 }
 

@@ -64,10 +64,12 @@ func (s server) handle(ctx context.Context, op any) error {
 		return fs.ReadDir(ctx, o)
 	case *fuseops.ReleaseDirHandleOp:
 		return fs.ReleaseDirHandle(ctx, o)
+	case *fuseops.ReadSymlinkOp:
+		return fs.ReadSymlink(ctx, o)
 	case *fuseops.StatFSOp:
 		return fs.StatFS(ctx, o)
 	case *fuseops.ForgetInodeOp, *fuseops.BatchForgetOp:
-		return nil // the tree is fixed: inodes live as long as the mount
+		return nil // inodes live as long as the mount (cpudir.go's are few: one per name)
 	}
 	return fuse.ENOSYS
 }

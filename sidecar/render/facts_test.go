@@ -51,6 +51,17 @@ func checkFacts(t testing.TB, path string, in Input, got []byte) {
 		if len(nums) != n && bytes.Contains(in.Host.CPUInfo, []byte("processor\t:")) {
 			t.Errorf("cpuinfo: %d processors, want %d", len(nums), n)
 		}
+	case "sys/devices/system/cpu/offline":
+		if string(got) != "\n" {
+			t.Errorf("offline = %q, want no CPU", got)
+		}
+	case "proc/slabinfo":
+		if !strings.HasPrefix(string(got), slabinfoHeader) {
+			t.Errorf("slabinfo starts %q, want the version 2.1 header", got[:min(len(got), 40)])
+		}
+		if in.Snap.Slabinfo == nil && string(got) != slabinfoHeader {
+			t.Errorf("slabinfo without cgroup slab data = %q, want the header alone", got)
+		}
 	case "proc/stat":
 		lines := strings.Split(string(got), "\n")
 		if !strings.HasPrefix(lines[0], "cpu  ") {
@@ -143,13 +154,13 @@ func checkFacts(t testing.TB, path string, in Input, got []byte) {
 				t.Errorf("swaps: sizes add up to %d kB, want the container's swap %d kB", sum, want)
 			}
 		}
-	case "sys/devices/system/cpu/online":
+	case "sys/devices/system/cpu/online", "sys/devices/system/cpu/possible", "sys/devices/system/cpu/present":
 		want := "0\n"
 		if n > 1 {
 			want = "0-" + strconv.Itoa(n-1) + "\n"
 		}
 		if string(got) != want {
-			t.Errorf("online %q, want %q", got, want)
+			t.Errorf("%s %q, want %q", path, got, want)
 		}
 	}
 }

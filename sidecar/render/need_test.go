@@ -31,6 +31,9 @@ func mask(s cgroup.Snapshot, need cgroup.Need) cgroup.Snapshot {
 	if need&cgroup.NeedStart != 0 {
 		out.Start = s.Start
 	}
+	if need&cgroup.NeedSlab != 0 {
+		out.Slabinfo = s.Slabinfo
+	}
 	return out
 }
 
@@ -71,14 +74,18 @@ func TestNeedsAreMinimal(t *testing.T) {
 		need cgroup.Need
 		host HostNeed
 	}{
-		"proc/meminfo":                  {cgroup.NeedMemory | cgroup.NeedSwap, HostMemInfo},
-		"proc/cpuinfo":                  {cgroup.NeedCPULimit, HostCPUInfo | HostOnline},
-		"proc/stat":                     {cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart | cgroup.NeedTasks, HostStat | HostOnline},
-		"proc/uptime":                   {cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, HostOnline},
-		"proc/loadavg":                  {cgroup.NeedTasks, 0},
-		"proc/diskstats":                {cgroup.NeedIO, HostDiskStats},
-		"proc/swaps":                    {cgroup.NeedSwap, HostSwaps},
-		"sys/devices/system/cpu/online": {cgroup.NeedCPULimit, HostOnline},
+		"proc/meminfo":                    {cgroup.NeedMemory | cgroup.NeedSwap, HostMemInfo},
+		"proc/cpuinfo":                    {cgroup.NeedCPULimit, HostCPUInfo | HostOnline},
+		"proc/stat":                       {cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart | cgroup.NeedTasks, HostStat | HostOnline},
+		"proc/uptime":                     {cgroup.NeedCPULimit | cgroup.NeedCPUUsage | cgroup.NeedStart, HostOnline},
+		"proc/loadavg":                    {cgroup.NeedTasks, 0},
+		"proc/diskstats":                  {cgroup.NeedIO, HostDiskStats},
+		"proc/swaps":                      {cgroup.NeedSwap, HostSwaps},
+		"sys/devices/system/cpu/online":   {cgroup.NeedCPULimit, HostOnline},
+		"sys/devices/system/cpu/possible": {cgroup.NeedCPULimit, HostOnline},
+		"sys/devices/system/cpu/present":  {cgroup.NeedCPULimit, HostOnline},
+		"sys/devices/system/cpu/offline":  {0, 0},
+		"proc/slabinfo":                   {cgroup.NeedSlab, 0},
 	}
 	for _, f := range Files() {
 		w := want[f.Path]

@@ -7,7 +7,8 @@ import (
 	"github.com/procview/procview/sidecar/cgroup"
 )
 
-// renderers says how each view file renders, keyed by its path; podview.Files is the list.
+// renderers says how each rendered view file renders, keyed by its path; podview.Rendered is
+// the list (the view's files and those its directories hold).
 var renderers = map[string]File{
 	podview.Meminfo:   {Need: cgroup.NeedMemory | cgroup.NeedSwap, Host: HostMemInfo, Render: renderMeminfo},
 	podview.Cpuinfo:   {Need: cgroup.NeedCPULimit, Host: HostCPUInfo | HostOnline, Render: renderCpuinfo},
@@ -17,19 +18,23 @@ var renderers = map[string]File{
 	podview.Diskstats: {Need: cgroup.NeedIO, Host: HostDiskStats, Render: renderDiskstats},
 	podview.Swaps:     {Need: cgroup.NeedSwap, Host: HostSwaps, Render: renderSwaps},
 	podview.Online:    {Need: cgroup.NeedCPULimit, Host: HostOnline, Render: renderOnline},
+	podview.Slabinfo:  {Need: cgroup.NeedSlab, Render: renderSlabinfo, Private: true},
+	podview.Possible:  {Need: cgroup.NeedCPULimit, Host: HostOnline, Render: renderOnline},
+	podview.Present:   {Need: cgroup.NeedCPULimit, Host: HostOnline, Render: renderOnline},
+	podview.Offline:   {Render: renderOffline},
 }
 
-// files is every view file with its renderer, in podview.Files order.
+// files is every rendered file with its renderer, in podview.Rendered order.
 var files = registry()
 
 func registry() []File {
 	var fs []File
-	for _, vf := range podview.Files() {
-		f, ok := renderers[vf.Path]
+	for _, p := range podview.Rendered() {
+		f, ok := renderers[p]
 		if !ok {
-			panic(fmt.Sprintf("render: view file %s has no renderer", vf.Path))
+			panic(fmt.Sprintf("render: view file %s has no renderer", p))
 		}
-		f.Path = vf.Path
+		f.Path = p
 		fs = append(fs, f)
 	}
 	if len(fs) != len(renderers) {

@@ -38,10 +38,11 @@ type Input struct {
 
 // File is one virtual file: where it lives in the view, what it needs, how it renders.
 type File struct {
-	Path string      // relative to the mount point, e.g. "proc/meminfo"
-	Need cgroup.Need // snapshot parts to read
-	Host HostNeed    // host files to read
-	Load bool        // the caller fills Input.Load from its LoadTracker
+	Path    string      // relative to the mount point, e.g. "proc/meminfo"
+	Need    cgroup.Need // snapshot parts to read
+	Host    HostNeed    // host files to read
+	Load    bool        // the caller fills Input.Load from its LoadTracker
+	Private bool        // readable by root only (0400), as the node's own file is
 	// Render appends the file's bytes to dst (so callers can reuse buffers) and returns it.
 	Render func(dst []byte, in Input) ([]byte, error)
 }

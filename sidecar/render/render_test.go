@@ -59,6 +59,8 @@ var cases = []renderCase{{
 		IO:    []cgroup.IODevice{{Major: 254, Minor: 0, ReadBytes: 1 * mib, WriteBytes: 2 * mib, ReadIOs: 100, WriteIOs: 200, ReadMerged: 3, ReadTime: 40 * time.Millisecond, InFlight: 1}, {Major: 9, Minor: 9}},
 		Tasks: cgroup.Tasks{Total: 12, Running: 2, Blocked: 1, LastPID: 4242},
 		Start: 9000 * time.Second,
+		Slabinfo: []byte(slabinfoHeader +
+			"dentry               420    420    192   21    1 : tunables    0    0    0 : slabdata     20     20      0\n"),
 	},
 }, {
 	name: "v2-unlimited-no-swap-accounting", host: "host2", online: []int{0, 1}, view: podview.CPUViewQuota, visible: 2,
@@ -175,17 +177,14 @@ func TestGolden(t *testing.T) {
 func TestRegistryFollowsPodview(t *testing.T) {
 	var paths []string
 	for _, f := range Files() {
-		paths = append(paths, f.Path)
 		if got, ok := Lookup(f.Path); !ok || got.Path != f.Path {
 			t.Errorf("Lookup(%q) = %v, %v", f.Path, got.Path, ok)
 		}
+		paths = append(paths, f.Path)
 	}
-	var want []string
-	for _, f := range podview.Files() {
-		want = append(want, f.Path)
-	}
+	want := podview.Rendered()
 	if diff := cmp.Diff(want, paths); diff != "" {
-		t.Errorf("render.Files() and podview.Files() differ (-podview +render):\n%s", diff)
+		t.Errorf("render.Files() and podview.Rendered() differ (-podview +render):\n%s", diff)
 	}
 	if _, ok := Lookup("proc/self"); ok {
 		t.Error("Lookup found a file that is not served")

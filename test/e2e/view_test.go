@@ -90,7 +90,7 @@ func TestSeedsWebExample(t *testing.T) {
 			"Init Containers:\n  " + sidecarName + ":",
 			"localhost/procview-sidecar:dev",
 			`/proc/meminfo from procview (ro,path="view/proc/meminfo")`,
-			`/sys/devices/system/cpu/online from procview (ro,path="view/sys/devices/system/cpu/online")`,
+			`/sys/devices/system/cpu from procview (ro,path="view/sys/devices/system/cpu")`,
 			"/var/lib/procview from procview (rw)", // the sidecar's Bidirectional mount ...
 			"/var/lib/procview from procview (ro)", // ... and the app's read-only one
 			annStatus,
@@ -120,8 +120,8 @@ func TestSeedsWebExample(t *testing.T) {
 		if err := json.Unmarshal([]byte(pod.Annotations[annStatus]), &st); err != nil {
 			t.Fatalf("%s = %q: %v", annStatus, pod.Annotations[annStatus], err)
 		}
-		if st.Container != sidecarName || len(st.Files) != 8 || len(st.Containers["web"]) != 8 {
-			t.Errorf("%s = %s: want the sidecar %q serving 8 files, all mounted in web", annStatus, pod.Annotations[annStatus], sidecarName)
+		if st.Container != sidecarName || len(st.Files) != 10 || len(st.Containers["web"]) != 10 {
+			t.Errorf("%s = %s: want the sidecar %q serving 10 files, all mounted in web", annStatus, pod.Annotations[annStatus], sidecarName)
 		}
 	})
 }

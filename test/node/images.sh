@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the node's images without any registry and imports them into the node's containerd:
 #   localhost/procview-pause:dev     test/node/pause (static Go), the sandbox image
-#   localhost/procview-testapp:dev   procps free/uptime/ps, getconf, coreutils, dash, python3, busybox from this host
+#   localhost/procview-testapp:dev   procps free/uptime/ps/slabtop, getconf, lscpu, coreutils, dash, python3, busybox from this host
 #   localhost/procview-sidecar:dev   Dockerfile.sidecar  (context: the repo after `make build`)
 #   localhost/procview-injector:dev  Dockerfile.injector
 # Usage: images.sh [NAME...]   (default: all four; sidecar/injector need bin/ from `make build`)
@@ -90,7 +90,7 @@ build_testapp() {
   ln -s usr/bin "$root/bin"; ln -s usr/sbin "$root/sbin"; ln -s usr/lib "$root/lib"; ln -s usr/lib64 "$root/lib64"
   local tools=(sh dash bash cat sleep ls head tail grep sed awk cut sort uniq wc tr date env true false
     id kill nproc stat seq touch mkdir rm cp mv ln dd df echo printf test timeout yes
-    free uptime ps top vmstat getconf python3 busybox)
+    free uptime ps top vmstat slabtop getconf lscpu python3 busybox)
   local t paths=()
   for t in "${tools[@]}"; do paths+=("$(PATH=/usr/bin:/usr/sbin type -P "$t" || true)"); done
   for t in "${paths[@]}"; do [ -n "$t" ] || node_die "testapp: a tool is missing on this host (${tools[*]})"; done

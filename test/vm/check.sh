@@ -37,6 +37,13 @@ want half.free_swap_mib -eq 0 "no swap on the VM yet"
 for k in getconf python_cpus cpuinfo_processors stat_cpus; do want half.$k -eq 1; done
 want half.online = 0
 want half.lscpu_online = 0
+# The CPU directory and slabinfo: 1 CPU wherever it is counted; v2 keeps no per-cgroup slabinfo.
+for k in getconf_conf lscpu_cpus cpu_dirs; do want half.$k -eq 1; done
+# nproc --all (gnulib) takes the affinity mask when _NPROCESSORS_CONF is 1 or 2: no cpuset here, so 2.
+want half.nproc_all -eq 2 "the affinity mask: gnulib distrusts a count of 1 or 2"
+want half.lscpu_offline -eq 0
+want half.slab_lines -eq 2 "the header alone, not the node's caches"
+want vm.slab_lines -gt 2 "the node's own slabinfo has caches"
 want half.loadavg_fields -eq 5
 # uptime is the container's age: at most the time its report took (one clock tick of slack).
 awk -v u="${v[half.uptime_s]:--1}" -v a="${v[half.t_before]:-0}" -v b="${v[half.t_after]:-0}" 'BEGIN { exit !(u >= 0 && u <= b - a + 0.02) }' ||
@@ -51,10 +58,13 @@ want pinned.free_total_mib -eq 512
 want pinned.meminfo_total_kb -eq 524288
 for k in getconf python_cpus cpuinfo_processors stat_cpus; do want pinned.$k -eq 1; done
 want pinned.online '~' '^[01]$' "one CPU"
+for k in getconf_conf nproc_all lscpu_cpus cpu_dirs; do want pinned.$k -eq 1; done
+want pinned.cpu0_core_id = "${v[vm.cpu1_core_id]-}" "view cpu0 is host CPU 1, the cpuset's"
 # The root cgroup: the node's own files.
 want root.meminfo_total_kb -eq "${v[vm.meminfo_total_kb]:-0}" "the node's MemTotal"
 for k in getconf python_cpus cpuinfo_processors stat_cpus; do want root.$k -eq 2; done
 want root.online = 0-1
+for k in getconf_conf nproc_all lscpu_cpus cpu_dirs; do want root.$k -eq 2; done
 # A limit on the parent only.
 want parent.free_total_mib -eq 300
 want parent.meminfo_total_kb -eq 307200

@@ -26,7 +26,7 @@ for _ in $(seq 200); do "$sidecar" probe --mountpoint $view 2>/dev/null && break
 "$sidecar" probe --mountpoint $view
 
 binds=""
-for f in proc/meminfo proc/cpuinfo proc/stat proc/uptime proc/loadavg proc/diskstats proc/swaps sys/devices/system/cpu/online; do
+for f in proc/meminfo proc/cpuinfo proc/stat proc/uptime proc/loadavg proc/diskstats proc/swaps proc/slabinfo sys/devices/system/cpu; do
   binds="$binds mount --bind $view/$f /$f &&"
 done
 
@@ -60,6 +60,13 @@ echo lscpu_online=$(lscpu | awk -F: "/^On-line CPU/ {gsub(/ /, \"\", \$2); print
 echo cpuinfo_processors=$(grep -c ^processor /proc/cpuinfo)
 echo stat_cpus=$(grep -c "^cpu[0-9]" /proc/stat)
 echo online=$(cat /sys/devices/system/cpu/online)
+echo getconf_conf=$(getconf _NPROCESSORS_CONF)
+echo nproc_all=$(nproc --all)
+echo lscpu_cpus=$(lscpu | awk -F: "/^CPU\(s\)/ {gsub(/ /, \"\", \$2); print \$2}")
+echo lscpu_offline=$(lscpu | grep -c ^Off-line || true)
+echo cpu_dirs=$(ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l)
+echo cpu0_core_id=$(cat /sys/devices/system/cpu/cpu0/topology/core_id)
+echo slab_lines=$(wc -l </proc/slabinfo)
 echo top_mem_total=$(top -bn1 | awk "/^MiB Mem/ {print \$4}")
 echo vmstat_total_kb=$(vmstat -s | awk "/total memory/ {print \$1}")
 echo uptime_s=$(cut -d" " -f1 /proc/uptime)
@@ -72,6 +79,8 @@ report() { # report PREFIX CGROUP [EXTRA_SCRIPT]
 echo "vm.uptime_s=$(cut -d' ' -f1 /proc/uptime)"
 echo "vm.meminfo_total_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 echo "vm.cpus=$(getconf _NPROCESSORS_ONLN)"
+echo "vm.cpu1_core_id=$(cat /sys/devices/system/cpu/cpu1/topology/core_id)"
+echo "vm.slab_lines=$(wc -l </proc/slabinfo)"
 
 # 256 MiB and half a CPU.
 mkcg rt-half memory.max=$((256 * mib)) "cpu.max=50000 100000"

@@ -147,7 +147,7 @@ func TestReinvocationAgainstAPIServer(t *testing.T) {
 	e.warn.take()
 
 	viewPaths := []string{"/proc/meminfo", "/proc/cpuinfo", "/proc/stat", "/proc/uptime", "/proc/loadavg",
-		"/proc/diskstats", "/proc/swaps", "/sys/devices/system/cpu/online", podview.VolumePath}
+		"/proc/diskstats", "/proc/swaps", "/proc/slabinfo", "/sys/devices/system/cpu", podview.VolumePath} // the directory holds online
 	for _, tc := range []struct {
 		ns      string
 		warning string // in the client's warnings; "" : none about moving the sidecar

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,11 +117,18 @@ func parseFlags(cmd string, args []string, cfg *config.Serve, stderr io.Writer) 
 }
 
 func usage(w io.Writer) {
-	var targets []string
-	for _, f := range podview.Files() {
-		targets = append(targets, f.Target())
+	all := podview.Files()
+	var files, dirs []string
+	for _, f := range all {
+		switch {
+		case f.Dir:
+			dirs = append(dirs, "the directory "+f.Target())
+		case !slices.ContainsFunc(all, func(d podview.File) bool { return d.Contains(f.Path) }):
+			files = append(files, f.Target()) // else served as part of its directory
+		}
 	}
-	fmt.Fprintf(w, "procview-sidecar serves %s\nover FUSE, each computed from the cgroup of the process reading it.\n\n", strings.Join(targets, " "))
+	fmt.Fprintf(w, "procview-sidecar serves %s\nand %s over FUSE, each computed from the cgroup of the process reading it.\n\n",
+		strings.Join(files, " "), strings.Join(dirs, ", "))
 	fmt.Fprint(w, `Usage:
   procview-sidecar serve --mountpoint DIR [flags]   mount the view on DIR; unmount on SIGTERM/SIGINT
   procview-sidecar worker [flags]                   the FUSE server itself (serve runs it as a child)

@@ -34,7 +34,8 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		return fmt.Errorf("no /dev/fuse (%v): the sidecar needs the FUSE device, e.g. a privileged container", err)
 	}
-	files, err := selectFiles(cfg.Files)
+	names, cpuDir := expandDirs(cfg.Files)
+	files, err := selectFiles(names)
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	loads := render.NewLoadTracker()
 	fs := fusefs.New(fusefs.Options{
 		Reader: reader, Files: files, ProcRoot: cfg.ProcRoot, SysRoot: cfg.SysRoot,
-		CPUView: podview.CPUView(cfg.CPUView), Now: bootTime, Log: log, Loads: loads,
+		CPUView: podview.CPUView(cfg.CPUView), Now: bootTime, Log: log, Loads: loads, CPUDir: cpuDir,
 	})
 	mfs, err := fusefs.Mount(cfg.MountPoint, fs)
 	if err != nil {
@@ -73,10 +74,13 @@ func serve(cfg config.Serve, log logr.Logger, ready func()) error {
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}
+	if cpuDir {
+		paths = append(paths, podview.CPUDir)
+	}
 	log.Info("serving", "mountpoint", cfg.MountPoint, "files", paths, "cgroupRoot", root,
 		"cgroupVersion", reader.Version(), "scope", scope, "cpuView", cfg.CPUView)
 	if cfg.Reattach {
-		reattachView(cfg, files, log)
+		reattachView(cfg, paths, log)
 	}
 	ready()
 
@@ -170,10 +174,11 @@ func podScope(root, procRoot string) (string, error) {
 	return pod, nil
 }
 
-func reattachView(cfg config.Serve, files []render.File, log logr.Logger) {
+// reattachView re-binds the view's paths (files and directories) over stale mounts of them.
+func reattachView(cfg config.Serve, paths []string, log logr.Logger) {
 	var fl []reattach.File
-	for _, f := range files {
-		fl = append(fl, reattach.File{Source: filepath.Join(cfg.MountPoint, f.Path), Target: podview.File{Path: f.Path}.Target()})
+	for _, p := range paths {
+		fl = append(fl, reattach.File{Source: filepath.Join(cfg.MountPoint, p), Target: podview.File{Path: p}.Target()})
 	}
 	self := os.Getpid()
 	nss, err := reattach.Run(log, reattach.Options{
