@@ -6,7 +6,7 @@
 # makes a throw-away module that replaces each staging module with its published version.
 set -euo pipefail
 
-version=${KUBE_VERSION:-v1.34.4}
+version=${KUBE_VERSION:-v1.37.2}
 cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}
 out=$cache/kube/$version/bin
 bins=(kube-apiserver kubelet kubectl kube-controller-manager kube-scheduler)

@@ -56,6 +56,9 @@ for stage in $(cat "$share/stages"); do
     realtools)
       run_stage realtools 600 bash "$src/test/vm/realtools.sh" "$share/bin/procview-sidecar"
       ;;
+    kube)
+      run_stage kube 1200 bash "$src/test/vm/kube.sh" "$out/kube-e2e.txt"
+      ;;
   esac
 done
 echo "guest: all stages done"

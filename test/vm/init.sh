@@ -15,6 +15,12 @@ mount -t ext4 /dev/vda /newroot || { echo "init: cannot mount the root image"; e
 mkdir -p /newroot/mnt/share /newroot/mnt/src
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /newroot/mnt/share || exit 1
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro src /newroot/mnt/src || exit 1
+# The host's Kubernetes and containerd builds, when the run has a kube stage.
+for tag in kube containerd; do
+  grep -qx "$tag" /newroot/mnt/share/shares 2>/dev/null || continue
+  mkdir -p "/newroot/mnt/$tag"
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro "$tag" "/newroot/mnt/$tag" || exit 1
+done
 mount --move /dev /newroot/dev
 umount /proc
 exec switch_root /newroot /bin/bash /mnt/src/test/vm/guest.sh

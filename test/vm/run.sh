@@ -12,14 +12,16 @@
 #   (read only); the VM writes results back over 9p and this script asserts them;
 # - the VM always powers off; one that is still running at the deadline is killed and fails the run.
 #
-# Stages (VM_STAGES, default "gotest realtools"): gotest = the Go tests that touch real cgroups,
-# FUSE and mounts; realtools = procps/getconf/python/lscpu against the view (test/vm/realtools.sh,
-# asserted by test/vm/check.sh).
+# Stages (VM_STAGES, default "gotest realtools kube"): gotest = the Go tests that touch real
+# cgroups, FUSE and mounts; realtools = procps/getconf/python/lscpu against the view
+# (test/vm/realtools.sh, asserted by test/vm/check.sh); kube = a single-node Kubernetes in the VM
+# (test/node/up.sh with the Kubernetes and containerd that test/kube/ builds for the host node,
+# shared read-only over 9p) and the cgroup v2 subset of the e2e tests (test/vm/kube.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
-stages=${VM_STAGES:-gotest realtools}
-deadline=${VM_DEADLINE:-1500} # seconds from qemu start to power-off, whole VM
+stages=${VM_STAGES:-gotest realtools kube}
+deadline=${VM_DEADLINE:-2400} # seconds from qemu start to power-off, whole VM
 cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}/vm
 t0=$(date +%s)
 since() { echo $(($(date +%s) - t0)); }
@@ -54,7 +56,7 @@ if [ -z "$kpkg" ]; then
 fi
 kver=${kpkg#linux-image-}
 kdir=$cache/kernel-$kver-$(apt_version "$kpkg")
-modules=(virtio_pci virtio_blk ext4 9pnet_virtio 9p fuse overlay)
+modules=(virtio_pci virtio_blk ext4 9pnet_virtio 9p fuse overlay bridge veth dummy)
 if [ ! -f "$kdir/ready" ]; then
   log "kernel $kpkg: downloading and extracting (not installed on this host)"
   rm -rf "$kdir" && mkdir -p "$kdir/dl"
@@ -64,13 +66,14 @@ if [ ! -f "$kdir/ready" ]; then
   dpkg-deb -x "$kdir"/dl/busybox-static_*.deb "$kdir/bb"
   python3 test/vm/extract-vmlinux.py "$kdir/k/boot/vmlinuz-$kver" "$kdir/vmlinux"
   depmod -b "$kdir/k" "$kver"
-  modprobe -a -d "$kdir/k" -S "$kver" --show-depends "${modules[@]}" | awk '$1 == "insmod" && !seen[$2]++ {print $2}' >"$kdir/modules.txt"
   rm -rf "$kdir/dl"
   touch "$kdir/ready"
 fi
+modprobe -a -d "$kdir/k" -S "$kver" --show-depends "${modules[@]}" | awk '$1 == "insmod" && !seen[$2]++ {print $2}' >"$kdir/modules.txt"
 
 # --- root image, keyed by the versions of what goes in ---
-pkgs=(procps python3 util-linux mount)
+# (+ what test/node/up.sh needs: runc, etcd, CNI plugins, openssl, curl, ip/ss.)
+pkgs=(procps python3 util-linux mount runc etcd-server containernetworking-plugins openssl curl iproute2)
 key=$( (for p in "${pkgs[@]}"; do echo "$p=$(apt_version "$p")"; done; cat test/vm/rootfs.sh) | sha256sum | cut -c1-16)
 image=$cache/root-$key.ext4
 if [ ! -f "$image" ]; then
@@ -125,6 +128,25 @@ while read -r pkg bin _; do
 done <"$work/share/gotest.list"
 echo "$stages" >"$work/share/stages"
 
+# The kube stage: the host node's Kubernetes and containerd builds (9p, read only), the images
+# test/node/images.sh builds for it (from bin/: make build), the injector and the e2e tests.
+virtfs_kube=()
+if [[ " $stages " == *" kube "* ]]; then
+  for b in bin/procview-sidecar bin/procview-injector; do [ -x "$b" ] || { log "$b missing (make build)"; exit 1; }; done
+  kube_bin=$(bash test/kube/build-bins.sh)
+  ctrd_bin=$(bash test/kube/build-containerd.sh)
+  (. test/node/lib.sh && node_packages)
+  bash test/node/images.sh pause testapp sidecar
+  images=$(. test/node/lib.sh && echo "$IMAGES")
+  mkdir -p "$work/share/images"
+  for n in pause testapp sidecar; do cp "$images/$n.tar" "$work/share/images/"; done
+  cp bin/procview-injector "$work/share/bin/"
+  go test -c -tags e2e -o "$work/share/bin/e2e.test" ./test/e2e
+  printf '%s\n' kube containerd >"$work/share/shares"
+  virtfs_kube=(-virtfs "local,path=$kube_bin,mount_tag=kube,security_model=none,readonly=on"
+    -virtfs "local,path=$ctrd_bin,mount_tag=containerd,security_model=none,readonly=on")
+fi
+
 # --- boot ---
 # KVM when it works: some hosts have a /dev/kvm that cannot run this kernel (seen on this machine
 # kind: "KVM internal error. Suberror: 1 ... emulation failure" early in boot, after which qemu
@@ -163,7 +185,7 @@ qemu-system-x86_64 $accel -machine q35 -smp 2 -m 3072 -nographic -no-reboot -nod
   -append "console=ttyS0 panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 quiet loglevel=4" \
   -drive "file=$image,format=raw,if=virtio,snapshot=on" \
   -virtfs "local,path=$work/share,mount_tag=share,security_model=none" \
-  -virtfs "local,path=$repo,mount_tag=src,security_model=none,readonly=on" \
+  -virtfs "local,path=$repo,mount_tag=src,security_model=none,readonly=on" "${virtfs_kube[@]}" \
   </dev/null >"$work/qemu.log" 2>&1 &
 qemu_pid=$!
 while kill -0 "$qemu_pid" 2>/dev/null; do
@@ -212,10 +234,25 @@ for stage in $stages; do
     realtools)
       rc=$(cat "$res/realtools.rc" 2>/dev/null || echo missing)
       log "realtools: rc=$rc"
-      if [ "$rc" != 0 ] || ! bash test/vm/check.sh "$res/realtools.txt"; then
+      if [ "$rc" != 0 ] || ! bash test/vm/check.sh realtools "$res/realtools.txt"; then
         fail=1
         tail -40 "$res/realtools.txt" >&2 2>/dev/null || true
       fi
+      ;;
+    kube)
+      rc=$(cat "$res/kube.rc" 2>/dev/null || echo missing)
+      grep -E '^(=== RUN|--- |    --- |\s+\S+_test.go:[0-9]+: (reads recovered|pod .* deleted))' "$res/kube-e2e.txt" 2>/dev/null | grep -v '^=== RUN' | sed 's/^/test-v2: kube e2e: /' >&2 || true
+      pass=$(grep -c -- '--- PASS' "$res/kube-e2e.txt" 2>/dev/null || true)
+      failed=$(grep -c -- '--- FAIL' "$res/kube-e2e.txt" 2>/dev/null || true)
+      log "kube: rc=$rc e2e pass=$pass fail=$failed"
+      if [ "$rc" != 0 ] || [ "$failed" != 0 ] || [ "$pass" = 0 ] || ! bash test/vm/check.sh kube "$res/kube.txt"; then
+        fail=1
+        tail -60 "$res/kube.txt" >&2 2>/dev/null || true
+        grep -B5 -A40 -- '--- FAIL' "$res/kube-e2e.txt" 2>/dev/null | head -200 >&2 || true
+        tail -30 "$res/kube-up.log" >&2 2>/dev/null || true
+      fi
+      grep '^kube\.' "$res/kube.txt" 2>/dev/null | tr '\n' ' ' | fold -s -w 160 | sed 's/^/test-v2: kube: /' >&2 || true
+      echo >&2
       ;;
   esac
 done
