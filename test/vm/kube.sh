@@ -7,12 +7,16 @@
 # Usage: kube.sh E2E_OUTPUT_FILE
 set -euo pipefail
 e2e_out=$1
+res=$(dirname "$e2e_out")
 share=/mnt/share
 src=/mnt/src
 export PROCVIEW_NODE_DIR=/var/lib/procview-node PROCVIEW_KUBE_BIN=/mnt/kube PROCVIEW_CONTAINERD_BIN=/mnt/containerd \
   PROCVIEW_NODE_NO_APT=1 PROCVIEW_NODE_CONTROLLERS=0 PROCVIEW_INJECTOR_BIN=$share/bin/procview-injector \
   PROCVIEW_IMAGES_PREBUILT=1 PROCVIEW_E2E_SLOWDOWN=${PROCVIEW_E2E_SLOWDOWN:-10}
-driver=${PROCVIEW_CGROUP_DRIVER:-cgroupfs}
+# The systemd cgroup driver where systemd is PID 1 (run.sh's systemd boot), else cgroupfs.
+driver=cgroupfs
+[ "$(cat /proc/1/comm)" != systemd ] || driver=systemd
+driver=${PROCVIEW_CGROUP_DRIVER:-$driver}
 export PROCVIEW_CGROUP_DRIVER=$driver
 kc() { /mnt/kube/kubectl --kubeconfig "$PROCVIEW_NODE_DIR/kubeconfig" "$@"; }
 now() { cut -d' ' -f1 /proc/uptime; }
@@ -34,10 +38,10 @@ cp "$share"/images/*.tar "$PROCVIEW_NODE_DIR/images/"
 trap 'bash "$src/test/node/down.sh" >&2 || echo "kube.down_failed=1"' EXIT
 
 t=$(now)
-bash "$src/test/node/up.sh" --webhook 2>"$share/results/kube-up.log" || { tail -40 "$share/results/kube-up.log" >&2; exit 1; }
+bash "$src/test/node/up.sh" --webhook 2>"$res/kube-up.log" || { tail -40 "$res/kube-up.log" >&2; exit 1; }
 echo "kube.up_s=$(secs "$t")"
-sed -n 's/.*etcd + kube-apiserver ready in \([0-9]*\)s.*/kube.apiserver_ready_s=\1/p; s/.*node Ready in \([0-9]*\)s.*/kube.node_ready_s=\1/p' "$share/results/kube-up.log"
-bash "$src/test/node/images.sh" 2>>"$share/results/kube-up.log"
+sed -n 's/.*etcd + kube-apiserver ready in \([0-9]*\)s.*/kube.apiserver_ready_s=\1/p; s/.*node Ready in \([0-9]*\)s.*/kube.node_ready_s=\1/p' "$res/kube-up.log"
+bash "$src/test/node/images.sh" 2>>"$res/kube-up.log"
 
 # One injected pod (the seeds' web pod), timed from create to Ready; where its app container's
 # cgroup is (cgroupfs: kubepods/burstable/pod<uid>/<id>; systemd: kubepods.slice/.../cri-containerd-<id>.scope).
