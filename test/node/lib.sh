@@ -110,9 +110,10 @@ stop_pid() {
   rm -f "$f"
 }
 
-# wait_until SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s.
+# wait_until SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s. PROCVIEW_NODE_SLOWDOWN=N
+# waits N times as long (the cgroup v2 VM under software emulation).
 wait_until() {
-  local secs=$1 what=$2 end; shift 2
+  local secs=$(($1 * ${PROCVIEW_NODE_SLOWDOWN:-1})) what=$2 end; shift 2
   end=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
     if ((SECONDS >= end)); then node_log "timed out after ${secs}s waiting for $what"; return 1; fi

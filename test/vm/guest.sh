@@ -19,6 +19,7 @@ if [ $$ = 1 ]; then
   mount -t tmpfs -o mode=1777 tmp /tmp
   mount -t tmpfs -o mode=755 run /run
   mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+  ln -sf /proc/self/fd /dev/fd # bash's <(...) (devtmpfs has no /dev/fd; udev or systemd would make it)
   mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
   hostname procview-v2
   ip link set lo up 2>/dev/null || /mnt/share/bin/busybox ip link set lo up # no iproute2 in the image

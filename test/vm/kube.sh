@@ -12,7 +12,7 @@ share=/mnt/share
 src=/mnt/src
 export PROCVIEW_NODE_DIR=/var/lib/procview-node PROCVIEW_KUBE_BIN=/mnt/kube PROCVIEW_CONTAINERD_BIN=/mnt/containerd \
   PROCVIEW_NODE_NO_APT=1 PROCVIEW_NODE_CONTROLLERS=0 PROCVIEW_INJECTOR_BIN=$share/bin/procview-injector \
-  PROCVIEW_IMAGES_PREBUILT=1 PROCVIEW_E2E_SLOWDOWN=${PROCVIEW_E2E_SLOWDOWN:-10}
+  PROCVIEW_IMAGES_PREBUILT=1 PROCVIEW_E2E_SLOWDOWN=${PROCVIEW_E2E_SLOWDOWN:-10} PROCVIEW_NODE_SLOWDOWN=${PROCVIEW_NODE_SLOWDOWN:-8}
 # The systemd cgroup driver where systemd is PID 1 (run.sh's systemd boot), else cgroupfs.
 driver=cgroupfs
 [ "$(cat /proc/1/comm)" != systemd ] || driver=systemd
