@@ -12,15 +12,16 @@
 #   (read only); the VM writes results back over 9p and this script asserts them;
 # - the VM always powers off; one that is still running at the deadline is killed and fails the run.
 #
-# Stages (VM_STAGES, default "gotest realtools kube"): gotest = the Go tests that touch real
-# cgroups, FUSE and mounts; realtools = procps/getconf/python/lscpu against the view
+# Stages (VM_STAGES, default "gotest realtools kube-systemd"): gotest = the Go tests that touch
+# real cgroups, FUSE and mounts; realtools = procps/getconf/python/lscpu against the view
 # (test/vm/realtools.sh, asserted by test/vm/check.sh); kube = a single-node Kubernetes in the VM
 # (test/node/up.sh with the Kubernetes and containerd that test/kube/ builds for the host node,
-# shared read-only over 9p) and the cgroup v2 subset of the e2e tests (test/vm/kube.sh).
+# shared read-only over 9p) and the cgroup v2 subset of the e2e tests (test/vm/kube.sh), cgroupfs
+# driver; kube-systemd = the same in a second boot with systemd as PID 1 and the systemd driver.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
-stages=${VM_STAGES:-gotest realtools kube}
+stages=${VM_STAGES:-gotest realtools kube-systemd}
 deadline=${VM_DEADLINE:-2400} # seconds from qemu start to power-off, whole VM
 cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}/vm
 t0=$(date +%s)
