@@ -67,7 +67,7 @@ for stage in $(cat "$share/stages${boot:+-$boot}"); do
       run_stage realtools 600 bash "$src/test/vm/realtools.sh" "$share/bin/procview-sidecar"
       ;;
     kube)
-      run_stage kube 1200 bash "$src/test/vm/kube.sh" "$out/kube-e2e.txt"
+      run_stage kube 2400 bash "$src/test/vm/kube.sh" "$out/kube-e2e.txt"
       ;;
   esac
 done

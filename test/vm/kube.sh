@@ -89,5 +89,5 @@ rc=0
   >"$e2e_out" 2>&1 || rc=$?
 echo "kube.e2e_rc=$rc"
 echo "kube.e2e_s=$(secs "$t")"
-echo "kube.fuse_mounts_left=$(grep -c ' - fuse' /proc/self/mountinfo || true)"
+echo "kube.fuse_mounts_left=$(grep -cE ' - fuse(\.[^ ]*)? ' /proc/self/mountinfo || true)"
 echo "kube.done=1"

@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 stages=${VM_STAGES:-gotest realtools kube-systemd}
-deadline=${VM_DEADLINE:-2400} # seconds from qemu start to power-off, whole VM
+deadline=${VM_DEADLINE:-3000} # seconds from qemu start to power-off, whole VM
 cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}/vm
 t0=$(date +%s)
 since() { echo $(($(date +%s) - t0)); }
