@@ -11,13 +11,9 @@ cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}
 out=$cache/containerd/$version/bin
 bins=(containerd containerd-shim-runc-v2 ctr)
 
-have_all() { for b in "${bins[@]}"; do [ -x "$out/$b" ] || return 1; done; }
-if have_all; then echo "$out"; exit 0; fi
-
-mkdir -p "$out"
-exec 9>"$cache/containerd/$version.lock"
-flock 9 # one build at a time; a second caller waits and reuses it
-if have_all; then echo "$out"; exit 0; fi
+# shellcheck source=cache.sh
+. "$(dirname "$0")/cache.sh"
+reuse_or_lock "$out" "$cache/containerd/$version.lock" "${bins[@]}"
 
 pkg=github.com/containerd/containerd/v2
 ld="-s -w -X $pkg/version.Version=$version -X $pkg/version.Package=$pkg"
