@@ -32,13 +32,15 @@ var (
 )
 
 const (
-	testappImage   = "localhost/procview-testapp:dev"
-	annInject      = "procview.dev/inject"
-	annStatus      = "procview.dev/status"
-	sidecarName    = "procview"
-	nodeName       = "localhost"
-	podReadyWithin = 120 * time.Second
+	testappImage = "localhost/procview-testapp:dev"
+	annInject    = "procview.dev/inject"
+	annStatus    = "procview.dev/status"
+	sidecarName  = "procview"
+	nodeName     = "localhost"
 )
+
+// podReadyWithin bounds every wait for a pod; up to 3 times longer on a slow node (slowdown).
+var podReadyWithin = 120 * time.Second * time.Duration(min(slowdown, 3))
 
 func TestMain(m *testing.M) {
 	if err := setup(); err != nil {
