@@ -83,8 +83,12 @@ if [ ! -f "$image" ]; then
   s=$(date +%s)
   bash test/vm/rootfs.sh "$image" "${pkgs[@]}"
   log "root image built in $(($(date +%s) - s))s"
-  find "$cache" -maxdepth 1 -name 'root-*.ext4' ! -name "root-$key.ext4" -delete # older keys
+  # Other keys' images unused for a day (branches with other package lists share this cache:
+  # deleting them at once made each branch's run rebuild its image).
+  find "$cache" -maxdepth 1 -name 'root-*.ext4' ! -name "root-$key.ext4" -mtime +0 -delete
 fi
+
+touch "$image" # in use (snapshot=on never writes it)
 
 # --- this run: initramfs, binaries, shares ---
 work=$(mktemp -d /tmp/procview-vm.XXXXXX)
