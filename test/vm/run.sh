@@ -217,7 +217,9 @@ run_vm() {
 # check_vm NAME STAGES: asserts one boot's results; sets fail=1 on a failure.
 fail=0
 check_vm() {
-  local name=$1 st=$2 res=$work/share/results${name:+-$1} console=$work/console${1:+-$1}.log stage rc pass skip failed f pkg bin
+  # (one local per line: a local's value is expanded before the line's earlier names are set)
+  local name=$1 st=$2 stage rc pass skip failed f pkg bin
+  local res=$work/share/results${name:+-$name} console=$work/console${name:+-$name}.log
   console_tail() { log "VM console${name:+ ($name)} (tail):"; tail -40 "$console" >&2; cat "$work/qemu${name:+-$name}.log" >&2; }
   if [ ! -f "$res/done" ]; then
     log "FAIL: the VM${name:+ ($name)} did not finish its stages"
