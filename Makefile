@@ -34,7 +34,7 @@ images: ## image archives bin/images/procview-{sidecar,injector}-{amd64,arm64}.t
 test: ## install what the tests need, then run every test (unit, fuzz, integration, and e2e as root)
 	bash test/run-tests.sh
 
-test-v2: ## the cgroup/FUSE Go tests and real-tool checks on a real cgroup v2 kernel in a qemu VM (root)
+test-v2: build ## the cgroup/FUSE Go tests and real-tool checks on a real cgroup v2 kernel in a qemu VM (root)
 	bash test/vm/run.sh
 
 unit: ## go tests only (no installs)

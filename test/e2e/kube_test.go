@@ -32,13 +32,15 @@ var (
 )
 
 const (
-	testappImage   = "localhost/procview-testapp:dev"
-	annInject      = "procview.dev/inject"
-	annStatus      = "procview.dev/status"
-	sidecarName    = "procview"
-	nodeName       = "localhost"
-	podReadyWithin = 120 * time.Second
+	testappImage = "localhost/procview-testapp:dev"
+	annInject    = "procview.dev/inject"
+	annStatus    = "procview.dev/status"
+	sidecarName  = "procview"
+	nodeName     = "localhost"
 )
+
+// podReadyWithin bounds every wait for a pod; up to 3 times longer on a slow node (slowdown).
+var podReadyWithin = 120 * time.Second * time.Duration(min(slowdown, 3))
 
 func TestMain(m *testing.M) {
 	if err := setup(); err != nil {
@@ -83,7 +85,19 @@ type result struct {
 	err            error
 }
 
+// kubectlStdin runs kubectl. A kubectl that never reached the API server ("Unable to connect to
+// the server", seen when the VM's emulated node is busy) did nothing: it is run again, twice at most.
 func kubectlStdin(stdin []byte, args ...string) result {
+	for try := 0; ; try++ {
+		r := kubectlOnce(stdin, args...)
+		if r.err == nil || try == 2 || !strings.Contains(r.stderr, "Unable to connect to the server") {
+			return r
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func kubectlOnce(stdin []byte, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kubectlPath, append([]string{"--kubeconfig", kubeconfig}, args...)...)

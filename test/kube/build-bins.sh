@@ -6,18 +6,14 @@
 # makes a throw-away module that replaces each staging module with its published version.
 set -euo pipefail
 
-version=${KUBE_VERSION:-v1.34.4}
+version=${KUBE_VERSION:-v1.37.2}
 cache=${PROCVIEW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/procview}
 out=$cache/kube/$version/bin
 bins=(kube-apiserver kubelet kubectl kube-controller-manager kube-scheduler)
 
-have_all() { for b in "${bins[@]}"; do [ -x "$out/$b" ] || return 1; done; }
-if have_all; then echo "$out"; exit 0; fi
-
-mkdir -p "$out"
-exec 9>"$cache/kube/$version.lock"
-flock 9                         # one build at a time; a second caller waits and reuses it
-if have_all; then echo "$out"; exit 0; fi
+# shellcheck source=cache.sh
+. "$(dirname "$0")/cache.sh"
+reuse_or_lock "$out" "$cache/kube/$version.lock" "${bins[@]}"
 
 work=$cache/kube/$version/src
 mkdir -p "$work"

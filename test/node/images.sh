@@ -7,7 +7,8 @@
 # Usage: images.sh [NAME...]   (default: all four; sidecar/injector need bin/ from `make build`)
 # buildah builds each Dockerfile offline (FROM scratch, --pull=never) into private storage under
 # the state dir; the image goes to containerd as a docker-archive via `ctr images import`.
-# A tarball is rebuilt only when its inputs are newer.
+# A tarball is rebuilt only when its inputs are newer. PROCVIEW_IMAGES_PREBUILT=1: build nothing,
+# import the tarballs already in the images dir (the cgroup v2 VM gets them from the host).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -129,6 +130,7 @@ build_bin_image() {
 }
 
 for n in "${names[@]}"; do
+  [ "${PROCVIEW_IMAGES_PREBUILT:-0}" = 1 ] && break
   case $n in
     pause) build_pause ;;
     testapp) build_testapp ;;

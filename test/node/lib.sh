@@ -48,9 +48,30 @@ kube_bin() {
   bash "$NODE_REPO/test/kube/build-bins.sh"
 }
 
+# containerd 2.x, built from the Go module proxy (Debian 12's 1.6 is too old for Kubernetes 1.37).
+containerd_bin() {
+  if [ -n "${PROCVIEW_CONTAINERD_BIN:-}" ]; then echo "$PROCVIEW_CONTAINERD_BIN"; return; fi
+  bash "$NODE_REPO/test/kube/build-containerd.sh"
+}
+
 kc() { "$KUBE_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-ctr_() { ctr --address "$CTRD_SOCK" --namespace k8s.io "$@"; }
+# ctr of the containerd that up.sh started (recorded in the state dir).
+ctr_() { "$(cat "$NODE_DIR/containerd-bin" 2>/dev/null || echo /usr/bin)/ctr" --address "$CTRD_SOCK" --namespace k8s.io "$@"; }
+
+# node_packages: installs what test/node/apt-packages.txt lists and is missing (never upgrading).
+node_packages() {
+  local want missing=() p
+  mapfile -t want < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$NODE_REPO/test/node/apt-packages.txt")
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  node_log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-upgrade "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq --no-upgrade "${missing[@]}" >/dev/null; }
+}
 
 # pid_alive NAME: the process recorded as NAME is running (and is still the one we started).
 pid_alive() {
@@ -89,9 +110,10 @@ stop_pid() {
   rm -f "$f"
 }
 
-# wait_until SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s.
+# wait_until SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s. PROCVIEW_NODE_SLOWDOWN=N
+# waits N times as long (the cgroup v2 VM under software emulation).
 wait_until() {
-  local secs=$1 what=$2 end; shift 2
+  local secs=$(($1 * ${PROCVIEW_NODE_SLOWDOWN:-1})) what=$2 end; shift 2
   end=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
     if ((SECONDS >= end)); then node_log "timed out after ${secs}s waiting for $what"; return 1; fi

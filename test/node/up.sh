@@ -29,19 +29,18 @@ t0=$SECONDS
 bash "$here/down.sh" --quiet
 
 # --- packages -----------------------------------------------------------------------------
-mapfile -t want < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/apt-packages.txt")
-missing=()
-for p in "${want[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  node_log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-upgrade "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq --no-upgrade "${missing[@]}" >/dev/null; }
-fi
+# (PROCVIEW_NODE_NO_APT=1: the machine has them already, e.g. the cgroup v2 VM's image.)
+[ "${PROCVIEW_NODE_NO_APT:-0}" = 1 ] || node_packages
 KUBE_BIN=$(kube_bin)
 for b in kube-apiserver kubelet kubectl kube-controller-manager kube-scheduler; do [ -x "$KUBE_BIN/$b" ] || node_die "missing $KUBE_BIN/$b"; done
+CTRD_BIN=$(containerd_bin)
+for b in containerd containerd-shim-runc-v2 ctr; do [ -x "$CTRD_BIN/$b" ] || node_die "missing $CTRD_BIN/$b"; done
+# cgroupfs, or systemd (needs systemd as PID 1: the kubelet and runc ask it for slices and scopes).
+CGROUP_DRIVER=${PROCVIEW_CGROUP_DRIVER:-cgroupfs}
+case $CGROUP_DRIVER in cgroupfs) systemd_cgroup=false ;; systemd) systemd_cgroup=true ;; *) node_die "PROCVIEW_CGROUP_DRIVER=$CGROUP_DRIVER (want cgroupfs or systemd)" ;; esac
+# kube-controller-manager and kube-scheduler (PROCVIEW_NODE_CONTROLLERS=0: without them, for a
+# slow machine; the e2e tests bind pods to the node and make each namespace's ServiceAccount).
+controllers=${PROCVIEW_NODE_CONTROLLERS:-1}
 
 for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT" "$KCM_PORT" "$SCHEDULER_PORT"; do
   if ss -Hltn "sport = :$port" | grep -q .; then
@@ -57,6 +56,7 @@ rm -f "$LOGS"/*.log
 for p in "${outside_paths[@]}"; do [ -e "$p" ] && echo "$p" >>"$NODE_DIR/baseline"; done
 for d in $(cgroup_dirs kubepods); do echo "$d" >>"$NODE_DIR/baseline"; done
 echo "$KUBE_BIN" >"$NODE_DIR/kube-bin"
+echo "$CTRD_BIN" >"$NODE_DIR/containerd-bin"
 
 pki_ca
 # (A state dir from before pods reached the API server at the gateway: make that cert again.)
@@ -138,14 +138,15 @@ cat >"$NODE_DIR/cni/net.d/10-procview.conflist" <<EOF
 EOF
 
 # --- containerd ----------------------------------------------------------------------------
-# restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so runc cannot set a negative
-# oom_score_adj ("can't get final child's PID from pipe: EOF" otherwise).
-# netns_mounts_under_state_dir: pod network namespaces stay in the state dir, not /run/netns.
+# containerd 2.x (config version 3). restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE,
+# so runc cannot set a negative oom_score_adj ("can't get final child's PID from pipe: EOF"
+# otherwise). netns_mounts_under_state_dir: pod network namespaces stay in the state dir, not
+# /run/netns. Its shim comes from its own directory (first on PATH), runc from Debian.
 cat >"$CTRD/config.toml" <<EOF
-version = 2
+version = 3
 root = "$CTRD/root"
 state = "$CTRD/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.erofs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing", "io.containerd.nri.v1.nri"]
 
 [grpc]
   address = "$CTRD_SOCK"
@@ -154,33 +155,36 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "$CTRD/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "localhost/procview-pause:dev"
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "localhost/procview-pause:dev"
+[plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
   enable_selinux = false
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.runtime".containerd]
     default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        SystemdCgroup = $systemd_cgroup
+        BinaryName = "$(command -v runc || echo /usr/sbin/runc)"
         Root = "$NODE_DIR/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["/usr/lib/cni"]
     conf_dir = "$NODE_DIR/cni/net.d"
     max_conf_num = 1
 EOF
 t=$SECONDS
-start_bg containerd containerd --config "$CTRD/config.toml"
+start_bg containerd env PATH="$CTRD_BIN:$PATH" "$CTRD_BIN/containerd" --config "$CTRD/config.toml"
 wait_until 30 containerd ctr_ version || { tail -30 "$LOGS/containerd.log" >&2; exit 1; }
 
 # The sandbox (pause) image must be there before the first pod.
 bash "$here/images.sh" pause
 
 # --- kubelet -------------------------------------------------------------------------------
-# failCgroupV1 false: 1.34 still runs on cgroup v1 when told to. hostname-override localhost:
+# failCgroupV1 false: 1.37 still runs on cgroup v1 when told to (this host; a no-op on v2). hostname-override localhost:
 # the kubelet refuses a loopback node IP, and the API server dials the node by hostname.
 cat >"$NODE_DIR/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -191,7 +195,7 @@ readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 healthzPort: $KUBELET_HEALTHZ_PORT
 containerRuntimeEndpoint: unix://$CTRD_SOCK
-cgroupDriver: cgroupfs
+cgroupDriver: $CGROUP_DRIVER
 failSwapOn: false
 failCgroupV1: false
 podLogsDir: $NODE_DIR/pod-logs
@@ -238,22 +242,24 @@ done
 
 # --- kube-controller-manager and kube-scheduler: Deployments, EndpointSlices, ServiceAccounts
 # and their tokens' kube-root-ca.crt, namespace deletion; placing pods without a nodeName.
-t=$SECONDS
-start_bg kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
-  --kubeconfig "$NODE_DIR/controller-manager.kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
-  --use-service-account-credentials=true \
-  --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
-  --leader-elect=true --profiling=false --v 1
-start_bg kube-scheduler "$KUBE_BIN/kube-scheduler" \
-  --kubeconfig "$NODE_DIR/scheduler.kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" \
-  --leader-elect=false --profiling=false --v 1
-wait_until 60 kube-controller-manager curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz" ||
-  { tail -30 "$LOGS/kube-controller-manager.log" >&2; exit 1; }
-wait_until 60 kube-scheduler curl -fsSk "https://127.0.0.1:$SCHEDULER_PORT/healthz" ||
-  { tail -30 "$LOGS/kube-scheduler.log" >&2; exit 1; }
-node_log "kube-controller-manager + kube-scheduler healthy in $((SECONDS - t))s"
+if [ "$controllers" = 1 ]; then
+  t=$SECONDS
+  start_bg kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
+    --kubeconfig "$NODE_DIR/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+    --use-service-account-credentials=true \
+    --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --leader-elect=true --profiling=false --v 1
+  start_bg kube-scheduler "$KUBE_BIN/kube-scheduler" \
+    --kubeconfig "$NODE_DIR/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" \
+    --leader-elect=false --profiling=false --v 1
+  wait_until 60 kube-controller-manager curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz" ||
+    { tail -30 "$LOGS/kube-controller-manager.log" >&2; exit 1; }
+  wait_until 60 kube-scheduler curl -fsSk "https://127.0.0.1:$SCHEDULER_PORT/healthz" ||
+    { tail -30 "$LOGS/kube-scheduler.log" >&2; exit 1; }
+  node_log "kube-controller-manager + kube-scheduler healthy in $((SECONDS - t))s"
+fi
 
 if [ "$with_webhook" = 1 ]; then
   bash "$here/webhook.sh"

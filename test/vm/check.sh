@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Asserts, on the host, what the real tools saw in the cgroup v2 VM (test/vm/realtools.sh's
-# KEY=VALUE lines). Prints every failed expectation; exits 1 if there was one.
-# Usage: check.sh realtools.txt
+# Asserts, on the host, what the cgroup v2 VM saw: the real tools (test/vm/realtools.sh's
+# KEY=VALUE lines) or the Kubernetes node (test/vm/kube.sh's). Prints every failed
+# expectation; exits 1 if there was one.
+# Usage: check.sh realtools|kube FILE
 set -uo pipefail
-f=$1
+what=$1
+f=$2
 [ -f "$f" ] || { echo "check: no $f" >&2; exit 1; }
 declare -A v
 while IFS='=' read -r k val; do
@@ -24,6 +26,26 @@ want() {
   fi
 }
 num() { printf '%.0f' "${v[$1]:-0}"; }
+
+if [ "$what" = kube ]; then
+  want kube.done = 1 "kube.sh ran to its end"
+  want kube.kubelet_version '~' '^v1\.37\.'
+  want kube.containerd_version '~' '^v2\.'
+  want kube.node_ready_s '~' '^[0-9]+$'
+  want kube.pod_ready_s '~' '^[0-9.]+$'
+  want kube.web_free_mib -eq 256 "free in the injected web pod"
+  want kube.app_memory_max -eq $((256 << 20))
+  want kube.app_cpu_max = "50000 100000"
+  id=${v[kube.container_id]:-none} uid=${v[kube.pod_uid]:-none}
+  case ${v[kube.driver]:-} in
+    cgroupfs) want kube.app_cgroup = "/kubepods/burstable/pod$uid/$id" ;;
+    systemd) want kube.app_cgroup = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid//-/_}.slice/cri-containerd-$id.scope" ;;
+    *) want kube.driver '~' '^(cgroupfs|systemd)$' ;;
+  esac
+  want kube.e2e_rc -eq 0
+  want kube.fuse_mounts_left -eq 0 "no FUSE mount left after the e2e tests"
+  exit $bad
+fi
 
 want done = 1 "realtools.sh ran to its end"
 want vm.cpus -eq 2

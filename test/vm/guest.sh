@@ -1,29 +1,39 @@
 #!/bin/bash
-# PID 1 of the cgroup v2 VM (test/vm/run.sh boots it). Runs the stages listed in
-# /mnt/share/stages, each under its own time limit, writes each stage's output and exit code to
-# /mnt/share/results, and always powers the VM off at the end. The host asserts the results.
+# PID 1 of the cgroup v2 VM (test/vm/run.sh boots it), or systemd's one service in the VM's
+# systemd boot. Runs the stages listed in /mnt/share/stages[-BOOT], each under its own time
+# limit, writes each stage's output and exit code to /mnt/share/results[-BOOT], and always
+# powers the VM off at the end. The host asserts the results.
 set -u
 share=/mnt/share
 src=/mnt/src
-out=$share/results
 poweroff_now() { sync; echo o >/proc/sysrq-trigger; sleep 30; }
 trap poweroff_now EXIT
 
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mount -t tmpfs -o mode=1777 tmp /tmp
-mount -t tmpfs -o mode=755 run /run
-mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
-mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
-hostname procview-v2
-ip link set lo up 2>/dev/null || /mnt/share/bin/busybox ip link set lo up # no iproute2 in the image
-# Delegate every controller to the root's children, as systemd or the kubelet would.
-echo "+cpuset +cpu +io +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
+# procview.boot=NAME on the kernel command line: results go to results-NAME (run.sh boots twice
+# when it has a systemd boot). Under systemd (PID 1 is systemd, this runs as its service) the
+# file systems are there already and systemd owns the root cgroup.
+if [ $$ = 1 ]; then
+  mount -t proc proc /proc
+  mount -t sysfs sys /sys
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+  mount -t tmpfs -o mode=1777 tmp /tmp
+  mount -t tmpfs -o mode=755 run /run
+  mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+  ln -sf /proc/self/fd /dev/fd # bash's <(...) (devtmpfs has no /dev/fd; udev or systemd would make it)
+  mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+  hostname procview-v2
+  ip link set lo up 2>/dev/null || /mnt/share/bin/busybox ip link set lo up # no iproute2 in the image
+  # Delegate every controller to the root's children, as systemd or the kubelet would.
+  echo "+cpuset +cpu +io +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
+fi
+boot=$(sed -n 's/.*procview\.boot=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
+out=$share/results${boot:+-$boot}
+mkdir -p "$out"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$share/bin HOME=/root TMPDIR=/tmp
 export PROCVIEW_TEST_SIDECAR=$share/bin/procview-sidecar
 
 {
+  echo "pid1=$(cat /proc/1/comm)"
   echo "kernel=$(uname -r)"
   echo "cgroup_self=$(cat /proc/self/cgroup)"
   echo "controllers=$(cat /sys/fs/cgroup/cgroup.controllers)"
@@ -43,7 +53,7 @@ run_stage() {
   echo "guest: stage $name rc=$(cat "$out/$name.rc") in $(awk -v s="$start" '{printf "%.1f", $1 - s}' /proc/uptime)s"
 }
 
-for stage in $(cat "$share/stages"); do
+for stage in $(cat "$share/stages${boot:+-$boot}"); do
   case $stage in
     gotest)
       # Soak tests of the FUSE loop (minutes of reads, or 50,000 opens: the same on either
@@ -55,6 +65,9 @@ for stage in $(cat "$share/stages"); do
       ;;
     realtools)
       run_stage realtools 600 bash "$src/test/vm/realtools.sh" "$share/bin/procview-sidecar"
+      ;;
+    kube)
+      run_stage kube 2400 bash "$src/test/vm/kube.sh" "$out/kube-e2e.txt"
       ;;
   esac
 done
