@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 const (
@@ -75,22 +77,14 @@ func TestDeploy(t *testing.T) {
 
 	t.Run("deleted secret is recreated", func(t *testing.T) {
 		kubectl(t, "delete", "secret", deploySecret, "-n", deployNS)
-		deadline := time.Now().Add(30 * time.Second)
-		var s *corev1.Secret
-		for {
+		s := &corev1.Secret{}
+		testenv.Eventually(t, 30*time.Second, 500*time.Millisecond, func() error {
 			out, err := kubectlOut("get", "secret", deploySecret, "-n", deployNS, "-o", "json")
-			if err == nil {
-				s = &corev1.Secret{}
-				if err := json.Unmarshal([]byte(out), s); err != nil {
-					t.Fatal(err)
-				}
-				break
+			if err != nil {
+				return fmt.Errorf("secret %s/%s not recreated: %v", deployNS, deploySecret, err)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("secret %s/%s not recreated within 30s: %v", deployNS, deploySecret, err)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+			return json.Unmarshal([]byte(out), s)
+		})
 		if bytes.Equal(s.Data["tls.crt"], secret.Data["tls.crt"]) {
 			t.Fatal("recreated secret holds the old certificate")
 		}
@@ -204,14 +198,14 @@ func getSecret(t *testing.T) *corev1.Secret {
 // ok holds, if given) and returns it.
 func waitCABundle(t *testing.T, ok func([]byte) bool) []byte {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var b []byte
+	testenv.Eventually(t, 30*time.Second, 500*time.Millisecond, func() error {
 		var m admissionregistrationv1.MutatingWebhookConfiguration
 		out := kubectl(t, "get", "mutatingwebhookconfiguration", deployName, "-o", "json")
 		if err := json.Unmarshal([]byte(out), &m); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		var b []byte
+		b = nil
 		all := len(m.Webhooks) > 0
 		for _, w := range m.Webhooks {
 			if len(w.ClientConfig.CABundle) == 0 || (b != nil && !bytes.Equal(b, w.ClientConfig.CABundle)) {
@@ -220,13 +214,11 @@ func waitCABundle(t *testing.T, ok func([]byte) bool) []byte {
 			b = w.ClientConfig.CABundle
 		}
 		if all && (ok == nil || ok(b)) {
-			return b
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caBundle of %s not set (as wanted) within 30s", deployName)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return fmt.Errorf("caBundle of %s not set (as wanted)", deployName)
+	})
+	return b
 }
 
 // runWebExample creates examples/web.yaml (with the local test image in place of httpd, which

@@ -26,6 +26,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 const (
@@ -176,11 +178,10 @@ func checkUpgradePod(t *testing.T, ns string, p *corev1.Pod, version, image stri
 // only that version answers the webhook.
 func waitInjectorImage(t *testing.T, image string) {
 	t.Helper()
-	deadline := time.Now().Add(podReadyWithin)
-	for {
+	testenv.Eventually(t, podReadyWithin, 500*time.Millisecond, func() error {
 		var pods corev1.PodList
 		if err := json.Unmarshal([]byte(kubectl(t, "get", "pods", "-n", deployNS, "-l", deploySel, "-o", "json")), &pods); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		ok := len(pods.Items) > 0
 		var seen []string
@@ -190,14 +191,11 @@ func waitInjectorImage(t *testing.T, image string) {
 				ok = false
 			}
 		}
-		if ok {
-			return
+		if !ok {
+			return fmt.Errorf("injector pods run %v, want all Ready on %s", seen, image)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("injector pods run %v, want all Ready on %s", seen, image)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // oldSidecarPods runs the query of deploy/README.md ("Pods on an old sidecar") as written there,
