@@ -443,8 +443,8 @@ func cycle(ns string, i int) (uid string, err error) {
 	}
 	uid = strings.TrimSpace(r.stdout)
 	defer func() {
-		if r := kubectlStdin(nil, "delete", "pod", name, "-n", ns, "--wait=true", "--timeout=90s"); r.err != nil {
-			err = errors.Join(err, fmt.Errorf("pod %s did not delete: %w", name, r.err))
+		if derr := deletePod(ns, name); derr != nil {
+			err = errors.Join(err, derr)
 		}
 	}()
 	if r := kubectlStdin(nil, "wait", "pod", name, "-n", ns, "--for=condition=Ready", "--timeout=120s"); r.err != nil {

@@ -42,6 +42,11 @@ const (
 // podReadyWithin bounds every wait for a pod; up to 3 times longer on a slow node (slowdown).
 var podReadyWithin = 120 * time.Second * time.Duration(min(slowdown, 3))
 
+// podGoneWithin bounds a pod's deletion (stop, grace, unmount, volume teardown, final status).
+// On the host it takes 1-3 s; in the cgroup v2 VM under emulation, with three other tests
+// running, 26-68 s. A pod stuck Terminating never goes, so the bound grows like podReadyWithin.
+var podGoneWithin = 60 * time.Second * time.Duration(min(slowdown, 3))
+
 func TestMain(m *testing.M) {
 	if err := setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n(start the node with test/node/up.sh --webhook, or run `make e2e`)\n", err)
@@ -205,6 +210,19 @@ func getPod(t testing.TB, ns, name string) *corev1.Pod {
 		t.Fatalf("decode pod %s/%s: %v", ns, name, err)
 	}
 	return &p
+}
+
+// deletePod deletes the pod and waits until it is gone. When it is not gone within
+// podGoneWithin, the error carries what one needs to see: the pod's state and events, and the
+// sidecar's log.
+func deletePod(ns, name string) error {
+	r := kubectlStdin(nil, "delete", "pod", name, "-n", ns, "--wait=true", "--timeout="+podGoneWithin.String())
+	if r.err == nil {
+		return nil
+	}
+	desc := kubectlStdin(nil, "describe", "pod", name, "-n", ns)
+	logs := kubectlStdin(nil, "logs", name, "-n", ns, "-c", sidecarName, "--tail=30")
+	return fmt.Errorf("pod %s/%s not gone: %w\n%s\nsidecar log:\n%s%s", ns, name, r.err, desc.stdout, logs.stdout, logs.stderr)
 }
 
 // waitReady waits until the pod is Ready and returns it; on timeout it fails with the pod's

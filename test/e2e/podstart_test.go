@@ -71,8 +71,8 @@ func startOnce(b *testing.B, ns, name, kind string) time.Duration {
 	if got := getPod(b, ns, name); injected(got) != (kind == "injected") {
 		b.Fatalf("pod %s: injected %v, want %v", name, injected(got), kind == "injected")
 	}
-	if r := kubectlStdin(nil, "delete", "pod", name, "-n", ns, "--wait=true", "--timeout=60s"); r.err != nil {
-		b.Fatal(r.err)
+	if err := deletePod(ns, name); err != nil {
+		b.Fatal(err)
 	}
 	return took
 }

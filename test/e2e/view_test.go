@@ -199,9 +199,8 @@ func TestDeleteLeavesNoMount(t *testing.T) {
 				t.Fatalf("pod %s is Ready but the host has no FUSE mount of it", c.name)
 			}
 			start := time.Now()
-			r := kubectlStdin(nil, "delete", "pod", c.name, "-n", ns, "--wait=true", "--timeout=60s")
-			if r.err != nil {
-				t.Fatalf("delete did not complete: %v", r.err)
+			if err := deletePod(ns, c.name); err != nil {
+				t.Fatalf("delete did not complete: %v", err)
 			}
 			t.Logf("pod %s deleted in %.1fs (grace %ds)", c.name, time.Since(start).Seconds(), grace)
 			if m := fuseMountsOf(t, uid); len(m) != 0 {
@@ -275,8 +274,8 @@ func TestLeftAlone(t *testing.T) {
 		kubectlStdin(nil, "delete", "pod", name, "-n", ns, "--ignore-not-found", "--wait=true")
 		stderr := create(t, ns, newPod(name, []corev1.Container{appContainer("app", "64Mi", "250m")}, optIn))
 		t.Cleanup(func() {
-			if r := kubectlStdin(nil, "delete", "pod", name, "-n", ns, "--wait=true", "--timeout=60s"); r.err != nil {
-				t.Errorf("cleanup: %v", r.err)
+			if err := deletePod(ns, name); err != nil {
+				t.Errorf("cleanup: %v", err)
 			}
 		})
 		if p := getPod(t, ns, name); injected(p) {

@@ -33,6 +33,7 @@ if [ "$what" = kube ]; then
   want kube.containerd_version '~' '^v2\.'
   want kube.node_ready_s '~' '^[0-9]+$'
   want kube.pod_ready_s '~' '^[0-9.]+$'
+  want kube.pod_delete_s '~' '^[0-9.]+$'
   want kube.web_free_mib -eq 256 "free in the injected web pod"
   want kube.app_memory_max -eq $((256 << 20))
   want kube.app_cpu_max = "50000 100000"

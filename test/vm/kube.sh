@@ -79,7 +79,9 @@ dir=$(find /sys/fs/cgroup -type d -name "*$id*" | head -1)
 echo "kube.app_cgroup=${dir#/sys/fs/cgroup}"
 echo "kube.app_memory_max=$(cat "$dir/memory.max" 2>/dev/null)"
 echo "kube.app_cpu_max=$(cat "$dir/cpu.max" 2>/dev/null)"
-kc delete pod web -n probe --wait=true --timeout=60s >/dev/null
+t=$(now)
+kc delete pod web -n probe --wait=true --timeout=180s >/dev/null
+echo "kube.pod_delete_s=$(secs "$t")"
 
 # The e2e tests that matter on v2 (the rest need the host, or say nothing new about cgroups),
 # each in its own process, all at once: under emulation most of their time is waiting (kubelet
