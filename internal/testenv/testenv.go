@@ -49,14 +49,19 @@ func RequireFUSE(t testing.TB) {
 // error if that has not happened within d.
 func Eventually(t testing.TB, d, every time.Duration, cond func() error) {
 	t.Helper()
+	if err := Poll(d, every, cond); err != nil {
+		t.Fatalf("not within %v: %v", d, err)
+	}
+}
+
+// Poll calls cond every interval until it returns nil, and returns cond's last error if that
+// has not happened within d: for a caller that says itself what did not happen.
+func Poll(d, every time.Duration, cond func() error) error {
 	deadline := time.Now().Add(d)
 	for {
 		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %v", d, err)
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(every)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/procview/procview/injector/internal/kubetest"
 	"github.com/procview/procview/injector/webhook"
 	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 )
 
 // warnings collects the admission warnings the API server passes on to the client.
@@ -123,7 +124,7 @@ func newEnv(t *testing.T, cp *kubetest.ControlPlane, s settings) *env {
 			t.Logf("--- injector log:\n%s", logBuf.String())
 		}
 	})
-	if err := kubetest.Eventually(ctx, 30*time.Second, func() error {
+	if err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		return httpGetOK(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort))
 	}); err != nil {
 		t.Fatalf("injector not ready: %v", err)
@@ -206,7 +207,7 @@ func (e *env) registerWebhook(name string, port int, caBundle []byte, policy adm
 // asynchronously), using dry-run creations that store nothing.
 func (e *env) waitInjecting(ns string) {
 	e.t.Helper()
-	err := kubetest.Eventually(e.ctx, 30*time.Second, func() error {
+	err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		p := e.pod("plain", ns)
 		p.Name = "probe-injection"
 		if err := e.c.Create(e.ctx, p, client.DryRunAll); err != nil {
@@ -446,7 +447,7 @@ func (e *env) testWebhookDown(t *testing.T) {
 	dead := kubetest.FreePort(t)
 	e.registerWebhook("procview-down", dead, e.cp.CAPEM, admissionregistrationv1.Fail, "In", []string{"down"})
 	n := 0
-	err := kubetest.Eventually(e.ctx, 30*time.Second, func() error {
+	err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		n++
 		p := e.pod("plain", "down")
 		p.Name = fmt.Sprintf("fail-%d", n)
@@ -462,7 +463,7 @@ func (e *env) testWebhookDown(t *testing.T) {
 	}
 	e.registerWebhook("procview-down", dead, e.cp.CAPEM, admissionregistrationv1.Ignore, "In", []string{"down"})
 	var got *corev1.Pod
-	err = kubetest.Eventually(e.ctx, 30*time.Second, func() error {
+	err = testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		n++
 		p := e.pod("plain", "down")
 		p.Name = fmt.Sprintf("ignore-%d", n)
@@ -489,7 +490,7 @@ func (e *env) testWrongCA(t *testing.T) {
 	other := kubetest.NewCA(t)
 	e.registerWebhook("procview-down", e.hookPort, other, admissionregistrationv1.Fail, "In", []string{"down"})
 	n := 0
-	err := kubetest.Eventually(e.ctx, 30*time.Second, func() error {
+	err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		n++
 		p := e.pod("plain", "down")
 		p.Name = fmt.Sprintf("tls-%d", n)
@@ -503,7 +504,7 @@ func (e *env) testWrongCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.registerWebhook("procview-down", e.hookPort, e.cp.CAPEM, admissionregistrationv1.Fail, "In", []string{"down"})
-	err = kubetest.Eventually(e.ctx, 30*time.Second, func() error {
+	err = testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		n++
 		p := e.pod("plain", "down")
 		p.Name = fmt.Sprintf("tls-%d", n)

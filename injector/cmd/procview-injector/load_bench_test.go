@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/procview/procview/injector/internal/kubetest"
+	"github.com/procview/procview/internal/testenv"
 )
 
 // BenchmarkWebhookLoad runs the injector binary ($PROCVIEW_INJECTOR_BIN) the way a node runs
@@ -95,7 +96,7 @@ current-context: bench
 			b.Logf("--- injector log (tail):\n%s", tailLines(log, 30))
 		}
 	})
-	if err := kubetest.Eventually(ctx, 30*time.Second, func() error {
+	if err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		return httpGetOK(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort))
 	}); err != nil {
 		b.Fatalf("injector not ready: %v", err)

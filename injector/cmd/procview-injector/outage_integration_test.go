@@ -22,6 +22,7 @@ import (
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
 	"github.com/procview/procview/injector/webhook"
+	"github.com/procview/procview/internal/testenv"
 )
 
 // TestOutageAgainstAPIServer registers deploy/base's two webhook entries (matchConditions,
@@ -47,7 +48,7 @@ func TestOutageAgainstAPIServer(t *testing.T) {
 		sctx, scancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- serve(sctx, rest.CopyConfig(cp.Config), s, logr.Discard()) }()
-		if err := kubetest.Eventually(ctx, 30*time.Second, func() error {
+		if err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 			return httpGetOK(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort))
 		}); err != nil {
 			t.Fatalf("injector not ready: %v", err)
@@ -96,7 +97,7 @@ func TestOutageAgainstAPIServer(t *testing.T) {
 	optIn := map[string]string{inject.AnnotationInject: "true"}
 	optOut := map[string]string{inject.AnnotationInject: "false"}
 	// The configuration is picked up asynchronously.
-	if err := kubetest.Eventually(ctx, 30*time.Second, func() error {
+	if err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		p := pod("apps", optIn)
 		if err := c.Create(ctx, p, client.DryRunAll); err != nil {
 			return err
@@ -177,7 +178,7 @@ func TestOutageAgainstAPIServer(t *testing.T) {
 	t.Run("injector back", func(t *testing.T) {
 		stop = start()
 		t.Cleanup(stop)
-		if err := kubetest.Eventually(ctx, 30*time.Second, func() error {
+		if err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 			for _, tc := range []struct {
 				p    *corev1.Pod
 				want bool

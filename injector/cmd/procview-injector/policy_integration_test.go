@@ -15,6 +15,7 @@ import (
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
 	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 )
 
 // TestBaselinePolicyAgainstAPIServer applies deploy/overlays/policy's ValidatingAdmissionPolicy
@@ -87,7 +88,7 @@ func TestBaselinePolicyAgainstAPIServer(t *testing.T) {
 
 	// The API server compiles a new policy asynchronously: wait until it refuses a known-bad pod.
 	probe := 0
-	err := kubetest.Eventually(ctx, 30*time.Second, func() error {
+	err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		probe++
 		p := app(fmt.Sprintf("probe-%d", probe), func(p *corev1.Pod) { privileged(&p.Spec.Containers[0]) })
 		p.Namespace = nsPolicy

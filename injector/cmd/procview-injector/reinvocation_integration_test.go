@@ -26,6 +26,7 @@ import (
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
 	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 )
 
 // meshWebhook is a stand-in for a service mesh's injector: it puts an init container mesh-init in
@@ -129,7 +130,7 @@ func TestReinvocationAgainstAPIServer(t *testing.T) {
 	// The API server picks configurations up asynchronously: wait until a dry-run pod in each
 	// namespace comes back from both webhooks.
 	for _, ns := range []string{meshFirst, meshLast} {
-		err := kubetest.Eventually(e.ctx, 30*time.Second, func() error {
+		err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 			p := e.pod("plain", ns)
 			if err := e.c.Create(e.ctx, p, client.DryRunAll); err != nil {
 				return err

@@ -30,6 +30,7 @@ import (
 	"github.com/procview/procview/injector/inject"
 	"github.com/procview/procview/injector/internal/kubetest"
 	"github.com/procview/procview/internal/podview"
+	"github.com/procview/procview/internal/testenv"
 )
 
 // TestSelfCertAgainstAPIServer runs `serve` in self mode as deploy/ configures it, against a real
@@ -97,7 +98,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 			t.Logf("--- injector log:\n%s", logBuf.String())
 		}
 	})
-	if err := kubetest.Eventually(ctx, 60*time.Second, func() error {
+	if err := testenv.Poll(60*time.Second, 200*time.Millisecond, func() error {
 		select {
 		case err := <-served:
 			return fmt.Errorf("serve returned: %v", err)
@@ -136,7 +137,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 	}
 	var first certs.KeyPair
 	var firstBundle []byte
-	if err := kubetest.Eventually(ctx, 10*time.Second, func() (err error) {
+	if err := testenv.Poll(10*time.Second, 200*time.Millisecond, func() (err error) {
 		first, firstBundle, err = state()
 		return err
 	}); err != nil {
@@ -221,7 +222,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 		start := time.Now()
 		var now certs.KeyPair
 		var bundle []byte
-		if err := kubetest.Eventually(ctx, 10*time.Second, func() (err error) {
+		if err := testenv.Poll(10*time.Second, 200*time.Millisecond, func() (err error) {
 			now, bundle, err = state()
 			if err == nil && bytes.Equal(now.Cert, first.Cert) {
 				return fmt.Errorf("same certificate as before")
@@ -232,7 +233,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 		}
 		t.Logf("secret recreated, caBundle and files updated in %v", time.Since(start).Round(time.Millisecond))
 		// The webhook server reloads the files (controller-runtime's certwatcher).
-		if err := kubetest.Eventually(ctx, 20*time.Second, func() error {
+		if err := testenv.Poll(20*time.Second, 200*time.Millisecond, func() error {
 			return servesCert(s.ListenAddr, now.Cert)
 		}); err != nil {
 			t.Errorf("webhook server does not present the new certificate: %v", err)
@@ -258,7 +259,7 @@ func TestSelfCertAgainstAPIServer(t *testing.T) {
 		if err := admin.Update(ctx, &m); err != nil {
 			t.Fatal(err)
 		}
-		if err := kubetest.Eventually(ctx, 10*time.Second, func() error { _, _, err := state(); return err }); err != nil {
+		if err := testenv.Poll(10*time.Second, 200*time.Millisecond, func() error { _, _, err := state(); return err }); err != nil {
 			t.Fatal(err)
 		}
 		injectedPod(t)
