@@ -22,7 +22,7 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 			case "hierarchical_memsw_limit":
 				memswLimit = v
 			default:
-				setMemStatV1(&s.Memory.Stat, k, v)
+				setMemStat(memStatV1, &s.Memory.Stat, k, v)
 			}
 		})
 		return nil
@@ -70,33 +70,6 @@ func (r *FS) memoryV1(s *Snapshot, paths map[string]string, need Need) error {
 	return nil
 }
 
-func setMemStatV1(m *MemoryStat, k string, v uint64) {
-	switch k {
-	case "total_rss":
-		m.Anon = v
-	case "total_cache":
-		m.File = v
-	case "total_active_anon":
-		m.ActiveAnon = v
-	case "total_inactive_anon":
-		m.InactiveAnon = v
-	case "total_active_file":
-		m.ActiveFile = v
-	case "total_inactive_file":
-		m.InactiveFile = v
-	case "total_unevictable":
-		m.Unevictable = v
-	case "total_shmem":
-		m.Shmem = v
-	case "total_mapped_file":
-		m.Mapped = v
-	case "total_dirty":
-		m.Dirty = v
-	case "total_writeback":
-		m.Writeback = v
-	}
-}
-
 func (r *FS) memoryV2(s *Snapshot) error {
 	lim, err := minLimitUp(r.opts.Root, s.Path, "memory.max", true)
 	if err != nil {
@@ -113,7 +86,7 @@ func (r *FS) memoryV2(s *Snapshot) error {
 	if b, err = r.readCgroup(r.fileV2(s, "memory.stat")); err != nil {
 		return err
 	}
-	parseFlatKeyed(b, func(k string, v uint64) { setMemStatV2(&s.Memory.Stat, k, v) })
+	parseFlatKeyed(b, func(k string, v uint64) { setMemStat(memStatV2, &s.Memory.Stat, k, v) })
 	return nil
 }
 
@@ -136,37 +109,45 @@ func (r *FS) swapV2(s *Snapshot) error {
 	return nil
 }
 
-func setMemStatV2(m *MemoryStat, k string, v uint64) {
-	switch k {
-	case "anon":
-		m.Anon = v
-	case "file":
-		m.File = v
-	case "active_anon":
-		m.ActiveAnon = v
-	case "inactive_anon":
-		m.InactiveAnon = v
-	case "active_file":
-		m.ActiveFile = v
-	case "inactive_file":
-		m.InactiveFile = v
-	case "unevictable":
-		m.Unevictable = v
-	case "shmem":
-		m.Shmem = v
-	case "file_mapped":
-		m.Mapped = v
-	case "file_dirty":
-		m.Dirty = v
-	case "file_writeback":
-		m.Writeback = v
-	case "slab_reclaimable":
-		m.SlabReclaimable = v
-	case "slab_unreclaimable":
-		m.SlabUnreclaimable = v
-	case "kernel_stack":
-		m.KernelStack = v
-	case "pagetables":
-		m.PageTables = v
+// memStatKeys names each MemoryStat field's memory.stat key on v1 (the hierarchical total_*,
+// which count the children's pages as every v2 key does) and on v2; "" where a version has none.
+var memStatKeys = []struct {
+	v1, v2 string
+	field  func(*MemoryStat) *uint64
+}{
+	{"total_rss", "anon", func(m *MemoryStat) *uint64 { return &m.Anon }},
+	{"total_cache", "file", func(m *MemoryStat) *uint64 { return &m.File }},
+	{"total_active_anon", "active_anon", func(m *MemoryStat) *uint64 { return &m.ActiveAnon }},
+	{"total_inactive_anon", "inactive_anon", func(m *MemoryStat) *uint64 { return &m.InactiveAnon }},
+	{"total_active_file", "active_file", func(m *MemoryStat) *uint64 { return &m.ActiveFile }},
+	{"total_inactive_file", "inactive_file", func(m *MemoryStat) *uint64 { return &m.InactiveFile }},
+	{"total_unevictable", "unevictable", func(m *MemoryStat) *uint64 { return &m.Unevictable }},
+	{"total_shmem", "shmem", func(m *MemoryStat) *uint64 { return &m.Shmem }},
+	{"total_mapped_file", "file_mapped", func(m *MemoryStat) *uint64 { return &m.Mapped }},
+	{"total_dirty", "file_dirty", func(m *MemoryStat) *uint64 { return &m.Dirty }},
+	{"total_writeback", "file_writeback", func(m *MemoryStat) *uint64 { return &m.Writeback }},
+	{"", "slab_reclaimable", func(m *MemoryStat) *uint64 { return &m.SlabReclaimable }},
+	{"", "slab_unreclaimable", func(m *MemoryStat) *uint64 { return &m.SlabUnreclaimable }},
+	{"", "kernel_stack", func(m *MemoryStat) *uint64 { return &m.KernelStack }},
+	{"", "pagetables", func(m *MemoryStat) *uint64 { return &m.PageTables }},
+}
+
+// memStatV1 and memStatV2 find a memory.stat key's field, by cgroup version.
+var memStatV1, memStatV2 = func() (v1, v2 map[string]func(*MemoryStat) *uint64) {
+	v1, v2 = map[string]func(*MemoryStat) *uint64{}, map[string]func(*MemoryStat) *uint64{}
+	for _, k := range memStatKeys {
+		if k.v1 != "" {
+			v1[k.v1] = k.field
+		}
+		v2[k.v2] = k.field
+	}
+	return v1, v2
+}()
+
+// setMemStat stores memory.stat's value v of key k in m, when keys (memStatV1 or memStatV2)
+// has a field for it.
+func setMemStat(keys map[string]func(*MemoryStat) *uint64, m *MemoryStat, k string, v uint64) {
+	if field, ok := keys[k]; ok {
+		*field(m) = v
 	}
 }

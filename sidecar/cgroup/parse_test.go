@@ -107,7 +107,7 @@ func FuzzParseFlatKeyed(f *testing.F) {
 	f.Add([]byte("user_usec 5\nsystem_usec\n x y z\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m MemoryStat
-		parseFlatKeyed(b, func(k string, v uint64) { setMemStatV2(&m, k, v); setMemStatV1(&m, k, v) })
+		parseFlatKeyed(b, func(k string, v uint64) { setMemStat(memStatV2, &m, k, v); setMemStat(memStatV1, &m, k, v) })
 	})
 }
 
