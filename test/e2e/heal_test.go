@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procview/procview/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -131,13 +132,7 @@ func checkHealed(t *testing.T, ns, pod string, died time.Time, within time.Durat
 	t.Helper()
 	var healed time.Time
 	var failed []readEvent
-	deadline := time.Now().Add(60 * time.Second)
-	for healed.IsZero() {
-		if time.Now().After(deadline) {
-			t.Fatalf("reads never recovered after the sidecar died; reader log: %+v\n%s", readEvents(t, ns, pod),
-				kubectlStdin(nil, "describe", "pod", pod, "-n", ns).stdout)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := testenv.Poll(60*time.Second, 200*time.Millisecond, func() error {
 		failed = nil
 		for _, e := range readEvents(t, ns, pod) {
 			if e.at.Before(died) {
@@ -147,9 +142,13 @@ func checkHealed(t *testing.T, ns, pod string, died time.Time, within time.Durat
 				failed = append(failed, e)
 			} else if len(failed) > 0 {
 				healed = e.at
-				break
+				return nil
 			}
 		}
+		return errors.New("not healed")
+	}); err != nil {
+		t.Fatalf("reads never recovered after the sidecar died; reader log: %+v\n%s", readEvents(t, ns, pod),
+			kubectlStdin(nil, "describe", "pod", pod, "-n", ns).stdout)
 	}
 	took := healed.Sub(died)
 	t.Logf("reads recovered %v after the kill (first failure: %q)", took.Round(time.Millisecond), failed[0].err)
@@ -340,13 +339,14 @@ func oomKill(t *testing.T, pid int, memcg string) {
 	}
 	resume()
 	// The killed server's /proc entry goes when the supervisor reaps it.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-			break
+	if err := testenv.Poll(5*time.Second, 10*time.Millisecond, func() error {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		if err == nil {
+			return errors.New("still there")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sidecar's server (pid %d) survived the hog filling %s: %s", pid, memcg, out)
-		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the sidecar's server (pid %d) survived the hog filling %s: %s", pid, memcg, out)
 	}
 	t.Logf("the server was killed while a hog filled its memory cgroup %s (hog: %s)", memcg, strings.TrimSpace(string(out)))
 }
@@ -355,15 +355,20 @@ func oomKill(t *testing.T, pid int, memcg string) {
 // died, seen from the app.
 func firstFailure(t *testing.T, ns, pod string, since time.Time) time.Time {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	var failed time.Time
+	err := testenv.Poll(30*time.Second, 200*time.Millisecond, func() error {
 		for _, e := range readEvents(t, ns, pod) {
 			if !e.ok && !e.at.Before(since) {
-				return e.at
+				failed = e.at
+				return nil
 			}
 		}
+		return errors.New("no failed read yet")
+	})
+	if err != nil {
+		t.Fatalf("the app saw no failed read after the sidecar died: %+v", readEvents(t, ns, pod))
 	}
-	t.Fatalf("the app saw no failed read after the sidecar died: %+v", readEvents(t, ns, pod))
-	return time.Time{}
+	return failed
 }
 
 // Many injected pods come and go, some with the sidecar killed mid-life and some with an app
@@ -410,12 +415,12 @@ func TestCreateDeleteCycles(t *testing.T) {
 
 	// The kubelet removes a deleted pod's directory in its housekeeping, within seconds.
 	var left []string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
-		left = leftovers(t, uids)
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
+	testenv.Poll(60*time.Second, time.Second, func() error {
+		if left = leftovers(t, uids); len(left) > 0 {
+			return errors.New("leftovers")
 		}
-	}
+		return nil
+	})
 	for _, l := range left {
 		t.Error(l)
 	}
@@ -457,22 +462,24 @@ func cycle(ns string, i int) (uid string, err error) {
 		return uid, r.err
 	}
 	wantRestarts := map[string]string{"worker": "0", "serve": "1"}[kill]
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+	err = testenv.Poll(60*time.Second, 300*time.Millisecond, func() error {
 		out, err := kubectlOut("get", "pod", name, "-n", ns, "-o",
 			`jsonpath={.status.initContainerStatuses[?(@.name=="`+sidecarName+`")].restartCount} {.status.conditions[?(@.type=="Ready")].status}`)
 		if err != nil {
-			return uid, err
+			return err
 		}
-		if out == wantRestarts+" True" {
-			view, _ := kubectlOut("exec", name, "-n", ns, "-c", "app", "--", "head", "-c", "9", "/proc/meminfo")
-			if view == "MemTotal:" {
-				return uid, nil
-			}
+		if out != wantRestarts+" True" {
+			return fmt.Errorf("sidecar restarts, pod ready: %q", out)
 		}
-		if time.Now().After(deadline) {
-			return uid, fmt.Errorf("pod %s: %s killed, view not back within 60s (sidecar restarts, pod ready: %q)", name, kill, out)
+		if view, _ := kubectlOut("exec", name, "-n", ns, "-c", "app", "--", "head", "-c", "9", "/proc/meminfo"); view != "MemTotal:" {
+			return fmt.Errorf("/proc/meminfo starts with %q", view)
 		}
+		return nil
+	})
+	if err != nil {
+		return uid, fmt.Errorf("pod %s: %s killed, view not back within 60s: %w", name, kill, err)
 	}
+	return uid, nil
 }
 
 // leftovers lists what remains on the host of the deleted pods: FUSE mounts, pod directories,

@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/procview/procview/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -67,19 +69,17 @@ func TestInPlaceResize(t *testing.T) {
 					kubectl(t, "patch", "pod", "resize", "-n", ns, "--subresource", "resize", "-p", patch)
 
 					// The view follows the cgroup: poll until both numbers are the new ones.
-					deadline := start.Add(podReadyWithin)
 					var mem int64
 					var cpus int
-					for {
+					if err := testenv.Poll(podReadyWithin, 200*time.Millisecond, func() error {
 						mem, cpus = freeTotalMiB(t, ns, "resize", "app"), nproc(t, ns, "resize", "app")
-						if mem == st.wantMiB && cpus == st.wantCPUs {
-							break
+						if mem != st.wantMiB || cpus != st.wantCPUs {
+							return errors.New("old limits")
 						}
-						if time.Now().After(deadline) {
-							t.Fatalf("%v after the resize patch: free -m total %d, CPUs %d; want %d, %d\n%s", podReadyWithin,
-								mem, cpus, st.wantMiB, st.wantCPUs, kubectlStdin(nil, "describe", "pod", "resize", "-n", ns).stdout)
-						}
-						time.Sleep(200 * time.Millisecond)
+						return nil
+					}); err != nil {
+						t.Fatalf("%v after the resize patch: free -m total %d, CPUs %d; want %d, %d\n%s", podReadyWithin,
+							mem, cpus, st.wantMiB, st.wantCPUs, kubectlStdin(nil, "describe", "pod", "resize", "-n", ns).stdout)
 					}
 					viewAfter := time.Since(start)
 
