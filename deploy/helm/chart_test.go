@@ -4,12 +4,9 @@
 package helm
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -23,10 +20,11 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/engine"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/procview/procview/internal/yamlstream"
 )
 
 const (
@@ -84,26 +82,16 @@ func helmTemplate(c *chart.Chart, ns string, vals map[string]any) (map[string]ob
 
 // decodeStream adds every object of a YAML stream to out, by key.
 func decodeStream(stream string, out map[string]object) error {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(stream)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("split YAML: %w", err)
-		}
-		var o object
-		if err := yaml.Unmarshal(doc, &o); err != nil {
-			return fmt.Errorf("decode %q: %w", doc, err)
-		}
-		if o == nil { // an empty document (a template switched off)
-			continue
-		}
+	objs, err := yamlstream.Objects(strings.NewReader(stream))
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
 		if err := add(out, o); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 func add(out map[string]object, o object) error {

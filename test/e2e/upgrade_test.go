@@ -3,12 +3,9 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,11 +20,12 @@ import (
 	"helm.sh/helm/v4/pkg/postrenderer"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	corev1 "k8s.io/api/core/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
 
 	"github.com/procview/procview/internal/testenv"
+	"github.com/procview/procview/internal/yamlstream"
 )
 
 const (
@@ -317,25 +315,14 @@ type objRef struct{ kind, namespace, name string }
 
 func manifestObjects(t *testing.T, manifest string) []objRef {
 	t.Helper()
+	objs, err := yamlstream.Objects(strings.NewReader(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var refs []objRef
-	rd := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifest)))
-	for {
-		doc, err := rd.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var o struct {
-			Kind     string
-			Metadata struct{ Name, Namespace string }
-		}
-		if err := yaml.Unmarshal(doc, &o); err != nil {
-			t.Fatal(err)
-		}
-		if o.Kind != "" {
-			refs = append(refs, objRef{o.Kind, o.Metadata.Namespace, o.Metadata.Name})
+	for _, o := range objs {
+		if u := (unstructured.Unstructured{Object: o}); u.GetKind() != "" {
+			refs = append(refs, objRef{u.GetKind(), u.GetNamespace(), u.GetName()})
 		}
 	}
 	if len(refs) == 0 {
@@ -359,23 +346,12 @@ func apiServerEnv(t *testing.T) postrenderer.PostRenderer {
 type envPostRenderer struct{ env []corev1.EnvVar }
 
 func (r *envPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
-	rd := utilyaml.NewYAMLReader(bufio.NewReader(in))
+	objs, err := yamlstream.Objects(in)
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
-	for {
-		doc, err := rd.Read()
-		if errors.Is(err, io.EOF) {
-			return &out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		var o map[string]any
-		if err := yaml.Unmarshal(doc, &o); err != nil {
-			return nil, err
-		}
-		if o == nil {
-			continue
-		}
+	for _, o := range objs {
 		if o["kind"] == "Deployment" {
 			if err := r.addEnv(o); err != nil {
 				return nil, err
@@ -388,6 +364,7 @@ func (r *envPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		out.WriteString("---\n")
 		out.Write(b)
 	}
+	return &out, nil
 }
 
 func (r *envPostRenderer) addEnv(deploy map[string]any) error {
