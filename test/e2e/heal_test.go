@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/procview/procview/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // healWithin is the promise: reads are correct again this long after the sidecar dies.
@@ -148,7 +149,7 @@ func checkHealed(t *testing.T, ns, pod string, died time.Time, within time.Durat
 		return errors.New("not healed")
 	}); err != nil {
 		t.Fatalf("reads never recovered after the sidecar died; reader log: %+v\n%s", readEvents(t, ns, pod),
-			kubectlStdin(nil, "describe", "pod", pod, "-n", ns).stdout)
+			podDiagnosis(ns, pod))
 	}
 	took := healed.Sub(died)
 	t.Logf("reads recovered %v after the kill (first failure: %q)", took.Round(time.Millisecond), failed[0].err)

@@ -20,10 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/procview/procview/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // The node's files, found through the state dir (PROCVIEW_NODE_DIR, as in test/node/lib.sh).
@@ -223,9 +224,15 @@ func deletePod(ns, name string) error {
 	if r.err == nil {
 		return nil
 	}
+	return fmt.Errorf("pod %s/%s not gone: %w\n%s", ns, name, r.err, podDiagnosis(ns, name))
+}
+
+// podDiagnosis is what one needs to see of a pod that did not do what a test waited for: its
+// state and events, and the sidecar's log.
+func podDiagnosis(ns, name string) string {
 	desc := kubectlStdin(nil, "describe", "pod", name, "-n", ns)
 	logs := kubectlStdin(nil, "logs", name, "-n", ns, "-c", sidecarName, "--tail=30")
-	return fmt.Errorf("pod %s/%s not gone: %w\n%s\nsidecar log:\n%s%s", ns, name, r.err, desc.stdout, logs.stdout, logs.stderr)
+	return fmt.Sprintf("%s\nsidecar log:\n%s%s", desc.stdout, logs.stdout, logs.stderr)
 }
 
 // waitReady waits until the pod is Ready and returns it; on timeout it fails with the pod's
@@ -234,9 +241,7 @@ func waitReady(t testing.TB, ns, name string) *corev1.Pod {
 	t.Helper()
 	r := kubectlStdin(nil, "wait", "pod", name, "-n", ns, "--for=condition=Ready", "--timeout="+podReadyWithin.String())
 	if r.err != nil {
-		desc := kubectlStdin(nil, "describe", "pod", name, "-n", ns)
-		logs := kubectlStdin(nil, "logs", name, "-n", ns, "-c", sidecarName, "--tail=30")
-		t.Fatalf("pod %s/%s not Ready: %v\n%s\nsidecar log:\n%s%s", ns, name, r.err, desc.stdout, logs.stdout, logs.stderr)
+		t.Fatalf("pod %s/%s not Ready: %v\n%s", ns, name, r.err, podDiagnosis(ns, name))
 	}
 	return getPod(t, ns, name)
 }
@@ -251,8 +256,7 @@ func waitPod(t testing.TB, ns, name, what string, ok func(*corev1.Pod) bool) *co
 		}
 		return nil
 	}); err != nil {
-		desc := kubectlStdin(nil, "describe", "pod", name, "-n", ns)
-		t.Fatalf("pod %s/%s: timed out waiting for %s\n%s", ns, name, what, desc.stdout)
+		t.Fatalf("pod %s/%s: timed out waiting for %s\n%s", ns, name, what, podDiagnosis(ns, name))
 	}
 	return p
 }

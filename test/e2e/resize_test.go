@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/procview/procview/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/procview/procview/internal/testenv"
 )
 
 // In-place pod resize (KEP-1287: beta and on by default in 1.33/1.34, GA in 1.35): `kubectl patch
@@ -79,7 +80,7 @@ func TestInPlaceResize(t *testing.T) {
 						return nil
 					}); err != nil {
 						t.Fatalf("%v after the resize patch: free -m total %d, CPUs %d; want %d, %d\n%s", podReadyWithin,
-							mem, cpus, st.wantMiB, st.wantCPUs, kubectlStdin(nil, "describe", "pod", "resize", "-n", ns).stdout)
+							mem, cpus, st.wantMiB, st.wantCPUs, podDiagnosis(ns, "resize"))
 					}
 					viewAfter := time.Since(start)
 

@@ -3,7 +3,7 @@
 # "kube" stage): test/node/up.sh --webhook with the host's builds of Kubernetes and containerd
 # (9p shares /mnt/kube, /mnt/containerd), the images the host built (/mnt/share/images), then
 # the e2e test binary (/mnt/share/bin/e2e.test). Prints KEY=VALUE lines (kube.*) that the host
-# asserts (test/vm/check-kube.sh); the e2e binary's output goes to the file given.
+# asserts (test/vm/check.sh kube); the e2e binary's output goes to the file given.
 # Usage: kube.sh E2E_OUTPUT_FILE
 set -euo pipefail
 e2e_out=$1
